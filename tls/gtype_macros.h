@@ -1,7 +1,7 @@
 // GType registration with a name chosen at build time.
 //
 // GLib's G_DEFINE_TYPE derives a type's name from its C identifier. Ours must
-// carry the backend name chosen with -Dbackend_name (GTlsBackendGnutls by
+// carry the backend name chosen with -Dtls_backend_name (GTlsBackendGnutls by
 // default, GTlsBackendGnutlsxx beside glib-networking), so every type of this
 // module is registered through GTG_DEFINE_TYPE, which takes the name as a
 // string. The module is resident (linked with -z nodelete), so static types
