@@ -1,0 +1,157 @@
+// Coexistence with glib-networking in one process.
+//
+// Loads a copy of our module built with the backend name "gnutlsxx" and
+// glib-networking's libgiognutls.so together (GIO_EXTRA_MODULES names both
+// directories), then checks that both register on gio-tls-backend, that no
+// two of their GTypes share a name, and that each backend builds a working
+// GTlsCertificate of its own type. A GType name clash would show up as a
+// critical from g_type_register_static (fatal under g_test) or as a missing
+// extension. Runs on the main thread only.
+#include <gio/gio.h>
+
+#include <array>
+#include <cstring>
+
+namespace {
+
+constexpr const char *kOurs = COEXIST_BACKEND_NAME;  // "gnutlsxx"
+constexpr const char *kTheirs = "gnutls";            // glib-networking's name
+constexpr const char *kTheirModule = GN_MODULE_DIR "/libgiognutls.so";
+
+// Skips the current test when glib-networking's module is not installed.
+bool have_glib_networking()
+{
+  if (g_file_test(kTheirModule, G_FILE_TEST_EXISTS))
+    return true;
+  g_test_skip("glib-networking's module is not installed (" GN_MODULE_DIR ")");
+  return false;
+}
+
+// The extension `name` on gio-tls-backend, or nullptr. Loading the modules is
+// triggered by asking GIO for the default backend first.
+GIOExtension *tls_extension(const char *name)
+{
+  (void)g_tls_backend_get_default();
+  GIOExtensionPoint *ep = g_io_extension_point_lookup(G_TLS_BACKEND_EXTENSION_POINT_NAME);
+  return ep ? g_io_extension_point_get_extension_by_name(ep, name) : nullptr;
+}
+
+// A new instance of the backend registered as `name` (transfer full).
+GTlsBackend *new_backend(const char *name)
+{
+  GIOExtension *ext = tls_extension(name);
+  g_assert_nonnull(ext);
+  return G_TLS_BACKEND(g_object_new(g_io_extension_get_type(ext), nullptr));
+}
+
+// Every type a backend hands out, in a fixed order.
+std::array<GType, 7> backend_types(GTlsBackend *backend)
+{
+  return {
+      G_OBJECT_TYPE(backend),
+      g_tls_backend_get_certificate_type(backend),
+      g_tls_backend_get_file_database_type(backend),
+      g_tls_backend_get_client_connection_type(backend),
+      g_tls_backend_get_server_connection_type(backend),
+      g_tls_backend_get_dtls_client_connection_type(backend),
+      g_tls_backend_get_dtls_server_connection_type(backend),
+  };
+}
+
+void test_both_registered()
+{
+  if (!have_glib_networking())
+    return;
+  GIOExtension *ours = tls_extension(kOurs);
+  GIOExtension *theirs = tls_extension(kTheirs);
+  g_assert_nonnull(ours);
+  g_assert_nonnull(theirs);
+  g_assert_cmpstr(g_type_name(g_io_extension_get_type(ours)), ==,
+                  "GTlsBackend" COEXIST_BACKEND_CAMEL);
+  g_assert_cmpstr(g_type_name(g_io_extension_get_type(theirs)), ==, "GTlsBackendGnutls");
+  g_assert_cmpint(g_io_extension_get_priority(ours), ==, 100);
+}
+
+void test_types_distinct()
+{
+  if (!have_glib_networking())
+    return;
+  GTlsBackend *ours = new_backend(kOurs);
+  GTlsBackend *theirs = new_backend(kTheirs);
+  const auto our_types = backend_types(ours);
+  const auto their_types = backend_types(theirs);
+
+  for (GType ot : our_types) {
+    g_assert_true(ot != G_TYPE_INVALID);
+    for (GType tt : their_types) {
+      g_assert_true(tt != G_TYPE_INVALID);
+      g_assert_true(ot != tt);
+      g_assert_cmpstr(g_type_name(ot), !=, g_type_name(tt));
+    }
+  }
+  g_assert_true(g_tls_backend_supports_tls(ours));
+  g_assert_true(g_tls_backend_supports_dtls(ours));
+  g_object_unref(ours);
+  g_object_unref(theirs);
+}
+
+// Builds the same PEM certificate through the certificate type of the backend
+// registered as `name`.
+GTlsCertificate *certificate_from(const char *name, const char *pem)
+{
+  GTlsBackend *backend = new_backend(name);
+  GError *error = nullptr;
+  auto *cert = static_cast<GTlsCertificate *>(
+      g_initable_new(g_tls_backend_get_certificate_type(backend), nullptr, &error,
+                     "certificate-pem", pem, nullptr));
+  g_assert_no_error(error);
+  g_assert_nonnull(cert);
+  g_object_unref(backend);
+  return cert;
+}
+
+void test_certificate_from_each()
+{
+  if (!have_glib_networking())
+    return;
+  char *pem = nullptr;
+  GError *error = nullptr;
+  g_file_get_contents(COEXIST_PEM, &pem, nullptr, &error);
+  g_assert_no_error(error);
+
+  GTlsCertificate *ours = certificate_from(kOurs, pem);
+  GTlsCertificate *theirs = certificate_from(kTheirs, pem);
+  g_assert_cmpstr(G_OBJECT_TYPE_NAME(ours), !=, G_OBJECT_TYPE_NAME(theirs));
+
+  // Both parsed the same certificate.
+  char *our_subject = g_tls_certificate_get_subject_name(ours);
+  char *their_subject = g_tls_certificate_get_subject_name(theirs);
+  g_assert_nonnull(our_subject);
+  g_assert_nonnull(strstr(our_subject, "gio-tls-gnutls coexist test"));
+  g_assert_nonnull(their_subject);
+  g_assert_nonnull(strstr(their_subject, "gio-tls-gnutls coexist test"));
+  g_assert_true(g_tls_certificate_is_same(ours, ours));
+
+  g_free(our_subject);
+  g_free(their_subject);
+  g_object_unref(ours);
+  g_object_unref(theirs);
+  g_free(pem);
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+  // Only our gnutlsxx copy and glib-networking's directory; the default
+  // module of this build (also "gnutls") must not be loaded here.
+  g_setenv("GIO_MODULE_DIR", COEXIST_MODULE_DIR, TRUE);
+  g_setenv("GIO_EXTRA_MODULES", COEXIST_MODULE_DIR ":" GN_MODULE_DIR, TRUE);
+  g_unsetenv("GIO_USE_TLS");
+
+  g_test_init(&argc, &argv, nullptr);
+  g_test_add_func("/coexist/both-registered", test_both_registered);
+  g_test_add_func("/coexist/types-distinct", test_types_distinct);
+  g_test_add_func("/coexist/certificate-from-each", test_certificate_from_each);
+  return g_test_run();
+}
