@@ -24,9 +24,9 @@
 
 namespace {
 
-// The demo certificates (generated with certtool; see tests/files/).
+// The test PKI (tests/files/make-files.sh): root CA, intermediate, server.
 constexpr const char *kCaFile = "ca.pem";
-constexpr const char *kServerCertFile = "server.pem";
+constexpr const char *kServerCertFile = "server-chain.pem";  // server + intermediate CA
 constexpr const char *kServerKeyFile = "server-key.pem";
 constexpr const char *kServerIdentity = "localhost";
 
@@ -464,7 +464,7 @@ int main(int argc, char **argv)
   g_autofree char *expected_backend = nullptr;
   const GOptionEntry entries[] = {
       {"files", 0, 0, G_OPTION_ARG_FILENAME, &files_dir,
-       "Directory holding ca.pem, server.pem and server-key.pem", "DIR"},
+       "Directory holding ca.pem, server-chain.pem and server-key.pem", "DIR"},
       {"expect-backend", 0, 0, G_OPTION_ARG_STRING, &expected_backend,
        "Fail unless GIO loaded the backend with this type name", "TYPE"},
       {},
@@ -517,9 +517,9 @@ int main(int argc, char **argv)
                  error->message);
     return 1;
   }
-  GTlsCertificateFlags ca_flags = verify_with("demo CA (ca.pem):", ca_database, server_cert, &error);
+  GTlsCertificateFlags ca_flags = verify_with("test root CA (ca.pem):", ca_database, server_cert, &error);
   if (error || ca_flags != 0) {
-    std::fprintf(stderr, "demo: the demo CA should trust the server chain: %s\n",
+    std::fprintf(stderr, "demo: the test root CA should trust the server chain: %s\n",
                  error ? error->message : describe_flags(ca_flags).c_str());
     return 1;
   }
