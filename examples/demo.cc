@@ -224,6 +224,22 @@ struct ServerResult {
   ~ServerResult() { g_clear_error(&error); }
 };
 
+// Reports the failure that came first when the client (`client_step`,
+// `client_error`) or the server failed: one side's failure cancels the other,
+// whose "cancelled" error is not worth reporting. False when neither failed.
+bool first_failure(const char *client_step, const GError *client_error,
+                   const ServerResult &server, Outcome *out_outcome)
+{
+  if (server.step &&
+      (!client_step || g_error_matches(client_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+    *out_outcome = report_error(server.step, server.error);
+  else if (client_step)
+    *out_outcome = report_error(client_step, client_error);
+  else
+    return false;
+  return true;
+}
+
 // Reports the negotiated parameters a client connection sees.
 void report_session(GTlsProtocolVersion version, char *cipher, const char *alpn,
                     GTlsCertificate *peer, GTlsCertificateFlags peer_errors)
@@ -258,6 +274,8 @@ void tls_server(GTlsConnection *conn, GCancellable *cancellable, ServerResult *r
   } else if (!g_io_stream_close(G_IO_STREAM(conn), cancellable, &result->error)) {
     result->step = "TLS server close";
   }
+  if (result->step)
+    g_cancellable_cancel(cancellable);  // unblocks the client
 }
 
 Outcome run_tls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_database)
@@ -317,10 +335,8 @@ Outcome run_tls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_database
       g_cancellable_cancel(cancellable);  // unblocks the server
     server_thread.join();
   }
-  if (step)
-    return report_error(step, error);
-  if (server_result.step)
-    return report_error(server_result.step, server_result.error);
+  if (Outcome failed; first_failure(step, error, server_result, &failed))
+    return failed;
 
   GTlsConnection *tls = G_TLS_CONNECTION(conn);
   report_session(g_tls_connection_get_protocol_version(tls),
@@ -382,6 +398,8 @@ void dtls_server(GDtlsConnection *conn, GCancellable *cancellable, ServerResult 
   } else if (!g_dtls_connection_close(conn, cancellable, &result->error)) {
     result->step = "DTLS server close";
   }
+  if (result->step)
+    g_cancellable_cancel(cancellable);  // unblocks the client
 }
 
 Outcome run_dtls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_database)
@@ -438,10 +456,8 @@ Outcome run_dtls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_databas
       g_cancellable_cancel(cancellable);
     server_thread.join();
   }
-  if (step)
-    return report_error(step, error);
-  if (server_result.step)
-    return report_error(server_result.step, server_result.error);
+  if (Outcome failed; first_failure(step, error, server_result, &failed))
+    return failed;
 
   GDtlsConnection *dtls = G_DTLS_CONNECTION(conn);
   report_session(g_dtls_connection_get_protocol_version(dtls),
