@@ -7,9 +7,12 @@
 // Header only; used from every thread the module runs on.
 #pragma once
 
+#include "config.h"
+
 #include <gio/gio.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
+#include <gnutls/ocsp.h>
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 
