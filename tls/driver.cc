@@ -1,1 +1,197 @@
-// placeholder
+#include "driver.h"
+
+#include <glib/gi18n-lib.h>
+
+namespace gtg {
+
+namespace {
+
+// Where a loop iteration left the operation.
+enum class Progress { Complete, Failed, MustWait };
+
+// One pass of the loop shared by every mode: flush, check cancellation,
+// step, flush. Stops when the operation completes or fails, or when it
+// would have to wait (*out_wait says for what).
+Progress advance(Transport &transport, const Step &step, bool &stepped_to_done,
+                 GCancellable *cancellable, Wait *out_wait, GError **error)
+{
+  for (;;) {
+    if (g_cancellable_set_error_if_cancelled(cancellable, error))
+      return Progress::Failed;
+    switch (transport.flush(error)) {
+    case FlushResult::Failed:
+      return Progress::Failed;
+    case FlushResult::WouldBlock:
+      *out_wait = Wait::Writable;
+      return Progress::MustWait;
+    case FlushResult::Flushed:
+      break;
+    }
+    if (stepped_to_done)
+      return Progress::Complete;
+    switch (step(error)) {
+    case StepResult::Done:
+      stepped_to_done = true;
+      continue;
+    case StepResult::Failed:
+      flush_best_effort(transport);
+      return Progress::Failed;
+    case StepResult::Again:
+      if (transport.has_pending_output() || transport.has_buffered_input())
+        continue;
+      *out_wait = Wait::Readable;
+      return Progress::MustWait;
+    }
+  }
+}
+
+// The state of one asynchronous run; freed when `done` has been called.
+struct AsyncRun {
+  Transport &transport;
+  Step step;
+  int io_priority;
+  Ref<GCancellable> cancellable;
+  DoneFn done;
+  GMainContext *context;  // (owned)
+  bool stepped_to_done = false;
+
+  ~AsyncRun() { g_main_context_unref(context); }
+
+  static gboolean on_ready(gpointer data) noexcept;
+  void resume();
+};
+
+gboolean AsyncRun::on_ready(gpointer data) noexcept
+{
+  static_cast<AsyncRun *>(data)->resume();
+  return G_SOURCE_REMOVE;
+}
+
+void AsyncRun::resume()
+{
+  Wait wait = Wait::Readable;
+  GError *error = nullptr;
+  switch (advance(transport, step, stepped_to_done, cancellable.get(), &wait, &error)) {
+  case Progress::Complete:
+  case Progress::Failed: {
+    DoneFn finish = std::move(done);
+    delete this;
+    finish(error);
+    return;
+  }
+  case Progress::MustWait: {
+    GSource *source = transport.create_source(wait, cancellable.get());
+    g_source_set_priority(source, io_priority);
+    g_source_set_callback(source, on_ready, this, nullptr);
+    g_source_attach(source, context);
+    g_source_unref(source);
+    return;
+  }
+  }
+}
+
+}  // namespace
+
+bool drive_sync(Transport &transport, const Step &step, gint64 timeout_us,
+                GCancellable *cancellable, GError **error)
+{
+  bool stepped_to_done = false;
+  for (;;) {
+    Wait wait = Wait::Readable;
+    switch (advance(transport, step, stepped_to_done, cancellable, &wait, error)) {
+    case Progress::Complete:
+      return true;
+    case Progress::Failed:
+      return false;
+    case Progress::MustWait:
+      if (!transport.wait(wait, timeout_us, cancellable, error))
+        return false;
+      break;
+    }
+  }
+}
+
+bool drive_nonblocking(Transport &transport, const Step &step, Wait *out_wait, GError **error)
+{
+  bool stepped_to_done = false;
+  switch (advance(transport, step, stepped_to_done, nullptr, out_wait, error)) {
+  case Progress::Complete:
+    return true;
+  case Progress::Failed:
+    return false;
+  case Progress::MustWait:
+    // A completed step whose output is still buffered counts as done: the
+    // bytes are GnuTLS's, sent on the next flush.
+    if (stepped_to_done)
+      return true;
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                        _("Operation would block"));
+    return false;
+  }
+  return false;
+}
+
+void drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
+                 DoneFn done)
+{
+  GMainContext *context = g_main_context_ref_thread_default();
+  auto *run = new AsyncRun{transport, std::move(step), io_priority,
+                           Ref<GCancellable>::retain(cancellable),
+                           std::move(done), context};
+  // Start from an idle so that `done` never runs inside the caller's call.
+  GSource *idle = g_idle_source_new();
+  g_source_set_priority(idle, io_priority);
+  g_source_set_callback(idle, AsyncRun::on_ready, run, nullptr);
+  g_source_attach(idle, context);
+  g_source_unref(idle);
+}
+
+namespace {
+
+// Keeps flushing buffered output from the main context until it is all out.
+struct BackgroundFlush {
+  Transport &transport;
+  Ref<GObject> keepalive;
+
+  static gboolean on_writable(gpointer data) noexcept
+  {
+    auto *self = static_cast<BackgroundFlush *>(data);
+    GError *error = nullptr;
+    switch (self->transport.flush(&error)) {
+    case FlushResult::WouldBlock:
+      return G_SOURCE_CONTINUE;
+    case FlushResult::Failed:
+      g_debug("Background flush failed: %s", error->message);
+      g_error_free(error);
+      break;
+    case FlushResult::Flushed:
+      break;
+    }
+    return G_SOURCE_REMOVE;
+  }
+};
+
+}  // namespace
+
+void flush_in_background(Transport &transport, GObject *keepalive)
+{
+  if (!transport.has_pending_output())
+    return;
+  auto *flush = new BackgroundFlush{transport, Ref<GObject>::retain(keepalive)};
+  GSource *source = transport.create_source(Wait::Writable, nullptr);
+  g_source_set_callback(source, BackgroundFlush::on_writable, flush,
+                        [](gpointer data) noexcept { delete static_cast<BackgroundFlush *>(data); });
+  GMainContext *context = g_main_context_ref_thread_default();
+  g_source_attach(source, context);
+  g_main_context_unref(context);
+  g_source_unref(source);
+}
+
+void flush_best_effort(Transport &transport)
+{
+  GError *ignored = nullptr;
+  if (transport.flush(&ignored) == FlushResult::Failed)
+    g_error_free(ignored);
+}
+
+}  // namespace gtg

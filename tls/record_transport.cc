@@ -1,1 +1,241 @@
-// placeholder
+#include "record_transport.h"
+
+#include <glib/gi18n-lib.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace gtg {
+
+StreamTransport::StreamTransport(GIOStream *base)
+    : in_(g_io_stream_get_input_stream(base)),
+      out_(g_io_stream_get_output_stream(base)),
+      pollable_in_(G_IS_POLLABLE_INPUT_STREAM(in_) &&
+                   g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in_))),
+      pollable_out_(G_IS_POLLABLE_OUTPUT_STREAM(out_) &&
+                    g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out_))),
+      read_buf_(kReadAhead)
+{
+  if (G_IS_SOCKET_CONNECTION(base))
+    socket_ = g_socket_connection_get_socket(G_SOCKET_CONNECTION(base));
+}
+
+void StreamTransport::attach(gnutls_session_t session)
+{
+  session_ = session;
+  gnutls_transport_set_ptr(session, this);
+  gnutls_transport_set_pull_function(session, pull_cb);
+  gnutls_transport_set_push_function(session, push_cb);
+  gnutls_transport_set_pull_timeout_function(session, pull_timeout_cb);
+}
+
+ssize_t StreamTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept
+{
+  return static_cast<StreamTransport *>(self)->pull(buf, len);
+}
+
+ssize_t StreamTransport::push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept
+{
+  return static_cast<StreamTransport *>(self)->push(buf, len);
+}
+
+int StreamTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) noexcept
+{
+  // GnuTLS asks whether data is ready; we never let it wait here.
+  auto *t = static_cast<StreamTransport *>(self);
+  if (t->has_buffered_input())
+    return 1;
+  if (t->input_blocking_)
+    return 1;  // a blocking pull will wait for it
+  ssize_t n = t->fill();
+  if (n > 0 || n == 0)
+    return 1;  // data, or EOF that pull will report
+  return errno == EAGAIN ? 0 : -1;
+}
+
+void StreamTransport::set_input_mode(bool blocking, GCancellable *cancellable)
+{
+  input_blocking_ = blocking || !pollable_in_;
+  input_cancellable_ = cancellable;
+}
+
+void StreamTransport::set_io_error(GError *error)
+{
+  std::lock_guard lock(error_mutex_);
+  if (io_error_)
+    g_error_free(error);  // the first cause is the one worth reporting
+  else
+    io_error_ = error;
+}
+
+GError *StreamTransport::take_io_error()
+{
+  std::lock_guard lock(error_mutex_);
+  GError *e = io_error_;
+  io_error_ = nullptr;
+  return e;
+}
+
+ssize_t StreamTransport::fill()
+{
+  GError *error = nullptr;
+  gssize n;
+  if (input_blocking_) {
+    n = g_input_stream_read(in_, read_buf_.data(), read_buf_.size(), input_cancellable_, &error);
+  } else {
+    n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.data(),
+                                                 read_buf_.size(), nullptr, &error);
+  }
+  if (n > 0) {
+    read_begin_ = 0;
+    read_end_ = static_cast<size_t>(n);
+    return n;
+  }
+  if (n == 0) {
+    eof_ = true;
+    return 0;
+  }
+  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+    g_error_free(error);
+    gnutls_transport_set_errno(session_, EAGAIN);
+    errno = EAGAIN;
+    return -1;
+  }
+  set_io_error(error);
+  gnutls_transport_set_errno(session_, EIO);
+  errno = EIO;
+  return -1;
+}
+
+ssize_t StreamTransport::pull(void *buf, size_t len)
+{
+  if (read_begin_ == read_end_) {
+    ssize_t n = fill();
+    if (n <= 0)
+      return n;
+  }
+  size_t take = std::min(len, read_end_ - read_begin_);
+  memcpy(buf, read_buf_.data() + read_begin_, take);
+  read_begin_ += take;
+  return static_cast<ssize_t>(take);
+}
+
+ssize_t StreamTransport::push(const void *buf, size_t len)
+{
+  std::lock_guard lock(out_mutex_);
+  const auto *bytes = static_cast<const guint8 *>(buf);
+  if (!pollable_out_) {
+    GError *error = nullptr;
+    if (!g_output_stream_write_all(out_, bytes, len, nullptr, nullptr, &error)) {
+      set_io_error(error);
+      gnutls_transport_set_errno(session_, EIO);
+      return -1;
+    }
+    return static_cast<ssize_t>(len);
+  }
+  size_t written = 0;
+  if (write_buf_.empty()) {
+    GError *error = nullptr;
+    gssize n = g_pollable_output_stream_write_nonblocking(G_POLLABLE_OUTPUT_STREAM(out_), bytes,
+                                                          len, nullptr, &error);
+    if (n >= 0) {
+      written = static_cast<size_t>(n);
+    } else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      g_error_free(error);
+    } else {
+      set_io_error(error);
+      gnutls_transport_set_errno(session_, EIO);
+      return -1;
+    }
+  }
+  write_buf_.insert(write_buf_.end(), bytes + written, bytes + len);
+  return static_cast<ssize_t>(len);
+}
+
+bool StreamTransport::has_pending_output()
+{
+  std::lock_guard lock(out_mutex_);
+  return !write_buf_.empty();
+}
+
+FlushResult StreamTransport::flush(GError **error)
+{
+  std::lock_guard lock(out_mutex_);
+  while (!write_buf_.empty()) {
+    GError *local = nullptr;
+    gssize n = g_pollable_output_stream_write_nonblocking(
+        G_POLLABLE_OUTPUT_STREAM(out_), write_buf_.data(), write_buf_.size(), nullptr, &local);
+    if (n < 0) {
+      if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(local);
+        return FlushResult::WouldBlock;
+      }
+      write_buf_.clear();
+      g_propagate_error(error, local);
+      return FlushResult::Failed;
+    }
+    write_buf_.erase(write_buf_.begin(), write_buf_.begin() + n);
+  }
+  return FlushResult::Flushed;
+}
+
+bool StreamTransport::base_ready(Wait what)
+{
+  if (what == Wait::Readable)
+    return !pollable_in_ || g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(in_));
+  return !pollable_out_ || g_pollable_output_stream_is_writable(G_POLLABLE_OUTPUT_STREAM(out_));
+}
+
+bool StreamTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error)
+{
+  if (socket_) {
+    GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+    return g_socket_condition_timed_wait(socket_, cond, timeout_us, cancellable, error);
+  }
+  if (!pollable()) {
+    return !g_cancellable_set_error_if_cancelled(cancellable, error);
+  }
+  // A pollable stream that is not a socket: wait on its source in a private context.
+  Owned<GMainContext *> context(g_main_context_new());
+  Owned<GSource *> source(create_source(what, cancellable));
+  bool ready = false;
+  g_source_set_callback(
+      source.get(),
+      [](gpointer data) noexcept -> gboolean {
+        *static_cast<bool *>(data) = true;
+        return G_SOURCE_REMOVE;
+      },
+      &ready, nullptr);
+  g_source_attach(source.get(), context.get());
+  Owned<GSource *> timer;
+  bool timed_out = false;
+  if (timeout_us > 0) {
+    timer.reset(g_timeout_source_new(static_cast<guint>(timeout_us / 1000)));
+    g_source_set_callback(
+        timer.get(),
+        [](gpointer data) noexcept -> gboolean {
+          *static_cast<bool *>(data) = true;
+          return G_SOURCE_REMOVE;
+        },
+        &timed_out, nullptr);
+    g_source_attach(timer.get(), context.get());
+  }
+  while (!ready && !timed_out)
+    g_main_context_iteration(context.get(), TRUE);
+  if (g_cancellable_set_error_if_cancelled(cancellable, error))
+    return false;
+  if (!ready) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
+    return false;
+  }
+  return true;
+}
+
+GSource *StreamTransport::create_source(Wait what, GCancellable *cancellable)
+{
+  if (what == Wait::Readable)
+    return g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(in_), cancellable);
+  return g_pollable_output_stream_create_source(G_POLLABLE_OUTPUT_STREAM(out_), cancellable);
+}
+
+}  // namespace gtg

@@ -1,0 +1,1147 @@
+#include "connection_core.h"
+
+#include "certificate.h"
+#include "database.h"
+#include "session_cache.h"
+
+#include <glib/gi18n-lib.h>
+#include <gnutls/x509.h>
+
+#include <cstring>
+
+namespace gtg {
+
+namespace {
+
+// The priority every session uses: G_TLS_GNUTLS_PRIORITY whole if set, else
+// the system default with %COMPAT appended. Parsed once per process.
+gnutls_priority_t session_priority()
+{
+  static gnutls_priority_t priority = [] {
+    gnutls_priority_t p = nullptr;
+    const char *env = g_getenv("G_TLS_GNUTLS_PRIORITY");
+    const char *err_pos = nullptr;
+    if (env && gnutls_priority_init2(&p, env, &err_pos, 0) == GNUTLS_E_SUCCESS)
+      return p;
+    if (env)
+      g_warning("G_TLS_GNUTLS_PRIORITY is invalid at \"%s\"; using the default priority",
+                err_pos ? err_pos : env);
+    int ret = gnutls_priority_init2(&p, "%COMPAT", &err_pos, GNUTLS_PRIORITY_INIT_DEF_APPEND);
+    if (ret != GNUTLS_E_SUCCESS)
+      gnutls_priority_init(&p, nullptr, nullptr);
+    return p;
+  }();
+  return priority;
+}
+
+}  // namespace
+
+// Credentials are shared: one for all clients; one per database for servers
+// (it carries that database's CA names for CertificateRequest). Certificates
+// themselves come from the connection through the retrieve callback, and
+// verification through the session's verify callback.
+static gnutls_certificate_credentials_t new_credentials(
+    gnutls_certificate_retrieve_function2 *retrieve)
+{
+  gnutls_certificate_credentials_t creds = nullptr;
+  gnutls_certificate_allocate_credentials(&creds);
+  gnutls_certificate_set_retrieve_function2(creds, retrieve);
+  return creds;
+}
+
+static GQuark server_credentials_quark()
+{
+  static GQuark q = g_quark_from_static_string("gtg-server-credentials");
+  return q;
+}
+
+static gnutls_certificate_credentials_t server_credentials(
+    GTlsDatabase *database, gnutls_certificate_retrieve_function2 *retrieve)
+{
+  static gnutls_certificate_credentials_t without_cas = new_credentials(retrieve);
+  unsigned n_anchors = 0;
+  const gnutls_x509_crt_t *anchors = database ? database_get_anchors(database, &n_anchors) : nullptr;
+  if (!anchors || n_anchors == 0)
+    return without_cas;
+
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  auto *creds = static_cast<gnutls_certificate_credentials_t>(
+      g_object_get_qdata(G_OBJECT(database), server_credentials_quark()));
+  if (creds)
+    return creds;
+  creds = new_credentials(retrieve);
+  gnutls_certificate_set_x509_trust(creds, const_cast<gnutls_x509_crt_t *>(anchors),
+                                    static_cast<int>(n_anchors));
+  g_object_set_qdata_full(G_OBJECT(database), server_credentials_quark(), creds,
+                          [](gpointer c) noexcept {
+                            gnutls_certificate_free_credentials(
+                                static_cast<gnutls_certificate_credentials_t>(c));
+                          });
+  return creds;
+}
+
+
+// The host name a server identity names, without a trailing dot; empty for
+// an IP address (RFC 6066 §3: never sent as SNI) or an identity without one.
+static std::string identity_host_name(GSocketConnectable *identity)
+{
+  const char *host = nullptr;
+  if (G_IS_NETWORK_ADDRESS(identity))
+    host = g_network_address_get_hostname(G_NETWORK_ADDRESS(identity));
+  else if (G_IS_NETWORK_SERVICE(identity))
+    host = g_network_service_get_domain(G_NETWORK_SERVICE(identity));
+  if (!host || g_hostname_is_ip_address(host))
+    return {};
+  std::string name(host);
+  if (!name.empty() && name.back() == '.')
+    name.pop_back();
+  return name;
+}
+
+ConnectionCore::ConnectionCore(GObject *owner, Role role, bool datagram)
+    : owner_(owner), role_(role), datagram_(datagram)
+{
+}
+
+ConnectionCore::~ConnectionCore()
+{
+  session_.reset();  // before the transport its callbacks point at
+  std::lock_guard lock(mutex_);
+  for (GSource *s : gate_sources_)
+    g_source_unref(s);
+}
+
+void ConnectionCore::set_transport(std::unique_ptr<Transport> transport)
+{
+  transport_ = std::move(transport);
+}
+
+std::string ConnectionCore::resumption_key() const
+{
+  GSocketConnectable *id = server_identity.get();
+  if (!id)
+    return {};
+  if (G_IS_NETWORK_ADDRESS(id)) {
+    return std::string(g_network_address_get_hostname(G_NETWORK_ADDRESS(id))) + ":" +
+           std::to_string(g_network_address_get_port(G_NETWORK_ADDRESS(id)));
+  }
+  if (G_IS_INET_SOCKET_ADDRESS(id)) {
+    CharPtr ip(g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(id))));
+    return std::string(ip.get()) + ":" +
+           std::to_string(g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(id)));
+  }
+  CharPtr text(g_socket_connectable_to_string(id));
+  return text ? std::string(text.get()) : std::string();
+}
+
+bool ConnectionCore::prepare_session(GError **error)
+{
+  if (session_)
+    return true;
+  if (!transport_) {
+    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("The connection has no base stream"));
+    return false;
+  }
+  unsigned flags = GNUTLS_NONBLOCK | (role_ == Role::Client ? GNUTLS_CLIENT : GNUTLS_SERVER);
+  if (datagram_)
+    flags |= GNUTLS_DATAGRAM;
+  if (role_ == Role::Client)
+    flags |= GNUTLS_POST_HANDSHAKE_AUTH;
+  gnutls_session_t session = nullptr;
+  int ret = gnutls_init(&session, flags);
+  if (ret != GNUTLS_E_SUCCESS) {
+    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("Could not create TLS session: %s"),
+                gnutls_strerror(ret));
+    return false;
+  }
+  session_.reset(session);
+  gnutls_session_set_ptr(session, this);
+  gnutls_priority_set(session, session_priority());
+  transport_->attach(session);
+  gnutls_session_set_verify_function(session, verify_cb);
+
+  if (!advertised_protocols.empty()) {
+    std::vector<gnutls_datum_t> protos;
+    for (const std::string &p : advertised_protocols)
+      protos.push_back({reinterpret_cast<unsigned char *>(const_cast<char *>(p.data())),
+                        static_cast<unsigned>(p.size())});
+    gnutls_alpn_set_protocols(session, protos.data(), static_cast<unsigned>(protos.size()), 0);
+  }
+
+  if (role_ == Role::Client) {
+    static gnutls_certificate_credentials_t client_creds = new_credentials(retrieve_cb);
+    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, client_creds);
+    std::string host = identity_host_name(server_identity.get());
+    if (!host.empty())
+      gnutls_server_name_set(session, GNUTLS_NAME_DNS, host.data(), host.size());
+    std::string key = resumption_key();
+    GnutlsBuffer data;
+    if (!copied_session_.empty())
+      gnutls_session_set_data(session, copied_session_.data(), copied_session_.size());
+    else if (!key.empty() && session_cache_take(key, data))
+      gnutls_session_set_data(session, data.datum.data, data.datum.size);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                       GNUTLS_HOOK_POST, handshake_hook_cb);
+  } else {
+    session_database_ = database.copy();
+    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE,
+                           server_credentials(database.get(), retrieve_cb));
+    gnutls_session_ticket_enable_server(session, session_ticket_key());
+  }
+  apply_authentication_mode();
+  return true;
+}
+
+void ConnectionCore::apply_authentication_mode()
+{
+  if (role_ != Role::Server || !session_)
+    return;
+  gnutls_certificate_request_t req = GNUTLS_CERT_IGNORE;
+  if (authentication_mode == G_TLS_AUTHENTICATION_REQUESTED)
+    req = GNUTLS_CERT_REQUEST;
+  else if (authentication_mode == G_TLS_AUTHENTICATION_REQUIRED)
+    req = GNUTLS_CERT_REQUIRE;
+  gnutls_certificate_server_set_request(session_.get(), req);
+}
+
+// ----- GnuTLS callbacks -----
+
+int ConnectionCore::verify_cb(gnutls_session_t session) noexcept
+{
+  return static_cast<ConnectionCore *>(gnutls_session_get_ptr(session))->verify_peer();
+}
+
+int ConnectionCore::retrieve_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+                                int n_req, const gnutls_pk_algorithm_t *, int,
+                                gnutls_pcert_st **pcert, unsigned *pcert_length,
+                                gnutls_privkey_t *privkey) noexcept
+{
+  auto *self = static_cast<ConnectionCore *>(gnutls_session_get_ptr(session));
+  return self->retrieve_certificate(req_ca_dn, n_req, pcert, pcert_length, privkey);
+}
+
+int ConnectionCore::handshake_hook_cb(gnutls_session_t session, unsigned, unsigned, unsigned,
+                                      const gnutls_datum_t *) noexcept
+{
+  static_cast<ConnectionCore *>(gnutls_session_get_ptr(session))->store_resumption_data();
+  return 0;
+}
+
+void ConnectionCore::store_resumption_data()
+{
+  std::string key = resumption_key();
+  if (key.empty())
+    return;
+  GnutlsBuffer data;
+  if (gnutls_session_get_data2(session_.get(), data.out()) == GNUTLS_E_SUCCESS)
+    session_cache_store(key, data.datum);
+}
+
+int ConnectionCore::verify_peer()
+{
+  unsigned n = 0;
+  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
+  peer_certificate_ = Ref<GTlsCertificate>::adopt(certificate_new_from_peer_chain(certs, n));
+  if (!peer_certificate_) {
+    peer_errors_ = GTlsCertificateFlags(0);
+    return role_ == Role::Server ? 0 : -1;
+  }
+
+  GSocketConnectable *identity = role_ == Role::Client ? server_identity.get() : nullptr;
+  GTlsCertificateFlags errors = GTlsCertificateFlags(0);
+  if (database) {
+    const char *purpose = role_ == Role::Client ? G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER
+                                                : G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT;
+    GError *verify_error = nullptr;
+    errors = g_tls_database_verify_chain(database.get(), peer_certificate_.get(), purpose, identity,
+                                         interaction.get(), G_TLS_DATABASE_VERIFY_NONE,
+                                         op_cancellable_, &verify_error);
+    if (verify_error) {
+      g_debug("Certificate verification failed: %s", verify_error->message);
+      g_error_free(verify_error);
+      errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
+    }
+  } else {
+    errors = GTlsCertificateFlags(G_TLS_CERTIFICATE_UNKNOWN_CA);
+    if (identity) {
+      errors = GTlsCertificateFlags(
+          errors | (g_tls_certificate_verify(peer_certificate_.get(), identity, nullptr) &
+                    G_TLS_CERTIFICATE_BAD_IDENTITY));
+    }
+  }
+  if (role_ == Role::Client && !identity)
+    errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_BAD_IDENTITY);
+  if (role_ == Role::Client && must_staple_unsatisfied())
+    errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
+  peer_errors_ = errors;
+
+  bool accepted = role_ == Role::Client ? (errors & validation_flags) == 0 : errors == 0;
+  if (!accepted) {
+    gboolean result = FALSE;
+    g_signal_emit_by_name(owner_, "accept-certificate", peer_certificate_.get(), errors, &result);
+    accepted = result;
+  }
+  if (!accepted) {
+    CharPtr detail(describe_certificate_errors(peer_certificate_.get(), errors));
+    g_debug("Rejected peer certificate: %s", detail.get());
+    rejected_detail_ = detail ? detail.get() : "";
+  }
+  return accepted ? 0 : -1;
+}
+
+bool ConnectionCore::must_staple_unsatisfied()
+{
+  // A certificate with the TLS feature status_request (RFC 7633) must come
+  // with a valid stapled OCSP response.
+  unsigned n = 0;
+  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
+  if (n == 0)
+    return false;
+  Owned<gnutls_x509_crt_t> crt;
+  {
+    gnutls_x509_crt_t c = nullptr;
+    if (gnutls_x509_crt_init(&c) != GNUTLS_E_SUCCESS)
+      return false;
+    crt.reset(c);
+  }
+  if (gnutls_x509_crt_import(crt.get(), &certs[0], GNUTLS_X509_FMT_DER) != GNUTLS_E_SUCCESS)
+    return false;
+  gnutls_x509_tlsfeatures_t features = nullptr;
+  if (gnutls_x509_tlsfeatures_init(&features) != GNUTLS_E_SUCCESS)
+    return false;
+  bool must_staple = false;
+  if (gnutls_x509_crt_get_tlsfeatures(crt.get(), features, 0, nullptr) == GNUTLS_E_SUCCESS) {
+    unsigned feature = 0;
+    for (unsigned i = 0; gnutls_x509_tlsfeatures_get(features, i, &feature) == GNUTLS_E_SUCCESS; i++)
+      if (feature == 5)  // status_request
+        must_staple = true;
+  }
+  gnutls_x509_tlsfeatures_deinit(features);
+  return must_staple && !gnutls_ocsp_status_request_is_checked(session_.get(), 0);
+}
+
+int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req,
+                                         gnutls_pcert_st **pcert, unsigned *pcert_length,
+                                         gnutls_privkey_t *privkey)
+{
+  *pcert = nullptr;
+  *pcert_length = 0;
+  *privkey = nullptr;
+  if (role_ == Role::Client) {
+    certificate_requested_ = true;
+    accepted_cas_.clear();
+    for (int i = 0; i < n_req; i++)
+      accepted_cas_.emplace_back(req_ca_dn[i].data, req_ca_dn[i].data + req_ca_dn[i].size);
+    g_object_notify(owner_, "accepted-cas");
+    if (!certificate && interaction && G_IS_TLS_CONNECTION(owner_)) {
+      GError *error = nullptr;
+      GTlsInteractionResult r = g_tls_interaction_invoke_request_certificate(
+          interaction.get(), G_TLS_CONNECTION(owner_), G_TLS_CERTIFICATE_REQUEST_NONE,
+          op_cancellable_, &error);
+      if (error) {
+        g_debug("Certificate request through the interaction failed: %s", error->message);
+        g_error_free(error);
+      }
+      (void)r;
+    }
+  }
+  if (!certificate)
+    return 0;  // no certificate: the peer decides whether that is acceptable
+  SigningIdentity identity;
+  GError *error = nullptr;
+  if (!certificate_get_signing_identity(certificate.get(), interaction.get(), &identity, &error)) {
+    g_debug("Own certificate unusable: %s", error->message);
+    own_certificate_error_.reset(error);
+    return role_ == Role::Server ? -1 : 0;
+  }
+  *pcert = identity.pcerts;
+  *pcert_length = identity.n_pcerts;
+  *privkey = identity.key;
+  return 0;
+}
+
+// ----- Errors -----
+
+void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **error)
+{
+  GError *io_error = transport_ ? transport_->take_io_error() : nullptr;
+  if (io_error) {
+    g_propagate_error(error, io_error);
+    return;
+  }
+
+  bool peer_gone = false;
+  switch (ret) {
+  case GNUTLS_E_CERTIFICATE_ERROR:
+  case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+    if (!rejected_detail_.empty())
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                  _("Unacceptable TLS certificate: %s"), rejected_detail_.c_str());
+    else
+      g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                          _("Unacceptable TLS certificate"));
+    break;
+  case GNUTLS_E_NO_CERTIFICATE_FOUND:
+  case GNUTLS_E_CERTIFICATE_REQUIRED:
+    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+                        role_ == Role::Server
+                            ? _("TLS connection peer did not send a certificate")
+                            : _("The server requires a client certificate"));
+    break;
+  case GNUTLS_E_PREMATURE_TERMINATION:
+  case GNUTLS_E_PULL_ERROR:
+  case GNUTLS_E_PUSH_ERROR:
+    peer_gone = true;
+    if (during_handshake)
+      g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
+                          _("Peer failed to perform TLS handshake: the connection closed"));
+    else
+      g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_EOF,
+                          _("TLS connection closed unexpectedly"));
+    break;
+  case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
+  case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+  case GNUTLS_E_UNEXPECTED_PACKET:
+  case GNUTLS_E_UNKNOWN_CIPHER_TYPE:
+    if (during_handshake && transport_ && transport_->saw_eof()) {
+      peer_gone = true;
+      g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
+                          _("Peer failed to perform TLS handshake: the connection closed"));
+    } else if (during_handshake) {
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
+                  _("Peer failed to perform TLS handshake: %s"), gnutls_strerror(ret));
+    } else {
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("Error reading data from TLS socket: %s"),
+                  gnutls_strerror(ret));
+    }
+    break;
+  case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+    peer_gone = true;
+    gnutls_alert_description_t alert = gnutls_alert_get(session_.get());
+    const char *name = gnutls_alert_get_name(alert);
+    if (alert == GNUTLS_A_CERTIFICATE_REQUIRED)
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+                  _("The peer requires a certificate (alert: %s)"), name ? name : "?");
+    else if (alert == GNUTLS_A_BAD_CERTIFICATE || alert == GNUTLS_A_UNKNOWN_CA ||
+             alert == GNUTLS_A_CERTIFICATE_UNKNOWN || alert == GNUTLS_A_UNSUPPORTED_CERTIFICATE)
+      g_set_error(error, G_TLS_ERROR, during_handshake ? G_TLS_ERROR_NOT_TLS : G_TLS_ERROR_MISC,
+                  _("The peer rejected the TLS handshake (alert: %s)"), name ? name : "?");
+    else
+      g_set_error(error, G_TLS_ERROR, during_handshake ? G_TLS_ERROR_HANDSHAKE : G_TLS_ERROR_MISC,
+                  _("The peer sent a fatal TLS alert: %s"), name ? name : "?");
+    break;
+  }
+  default:
+    if (own_certificate_error_) {
+      g_propagate_error(error, own_certificate_error_.release());
+    } else if (during_handshake) {
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, _("TLS handshake failed: %s"),
+                  gnutls_strerror(ret));
+    } else {
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("TLS record error: %s"),
+                  gnutls_strerror(ret));
+    }
+    break;
+  }
+  if (!peer_gone && session_ && gnutls_error_is_fatal(ret)) {
+    // The peer gets the fatal alert GnuTLS chooses, as a plain GnuTLS server sends.
+    gnutls_alert_send_appropriate(session_.get(), ret);
+  }
+}
+
+// ----- Handshake -----
+
+StepResult ConnectionCore::handshake_step(GError **error)
+{
+  for (;;) {
+    int ret = gnutls_handshake(session_.get());
+    if (ret == GNUTLS_E_SUCCESS)
+      return StepResult::Done;
+    if (ret == GNUTLS_E_AGAIN)
+      return StepResult::Again;
+    if (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_GOT_APPLICATION_DATA)
+      continue;
+    if (ret == GNUTLS_E_WARNING_ALERT_RECEIVED &&
+        gnutls_alert_get(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
+      continue;
+    set_gnutls_error(ret, true, error);
+    return StepResult::Failed;
+  }
+}
+
+static GTlsProtocolVersion protocol_version_of(gnutls_protocol_t v)
+{
+  switch (v) {
+  case GNUTLS_SSL3: return G_TLS_PROTOCOL_VERSION_SSL_3_0;
+  case GNUTLS_TLS1_0: return G_TLS_PROTOCOL_VERSION_TLS_1_0;
+  case GNUTLS_TLS1_1: return G_TLS_PROTOCOL_VERSION_TLS_1_1;
+  case GNUTLS_TLS1_2: return G_TLS_PROTOCOL_VERSION_TLS_1_2;
+  case GNUTLS_TLS1_3: return G_TLS_PROTOCOL_VERSION_TLS_1_3;
+  case GNUTLS_DTLS1_0: return G_TLS_PROTOCOL_VERSION_DTLS_1_0;
+  case GNUTLS_DTLS1_2: return G_TLS_PROTOCOL_VERSION_DTLS_1_2;
+  default: return G_TLS_PROTOCOL_VERSION_UNKNOWN;
+  }
+}
+
+void ConnectionCore::finish_handshake()
+{
+  gnutls_session_t s = session_.get();
+  gnutls_datum_t alpn{nullptr, 0};
+  if (gnutls_alpn_get_selected_protocol(s, &alpn) == GNUTLS_E_SUCCESS)
+    negotiated_protocol_.assign(reinterpret_cast<const char *>(alpn.data), alpn.size);
+  else
+    negotiated_protocol_.clear();
+  protocol_version_ = protocol_version_of(gnutls_protocol_get_version(s));
+  const char *suite = gnutls_ciphersuite_get(s);
+  ciphersuite_ = suite ? suite : "";
+  if (role_ == Role::Client && protocol_version_ != G_TLS_PROTOCOL_VERSION_TLS_1_3)
+    store_resumption_data();
+  g_debug("Connection %p: %s handshake done in %" G_GINT64_FORMAT " us (%s, %s%s)", owner_,
+          role_ == Role::Client ? "client" : "server",
+          g_get_monotonic_time() - handshake_started_us_,
+          gnutls_protocol_get_name(gnutls_protocol_get_version(s)), ciphersuite_.c_str(),
+          gnutls_session_is_resumed(s) ? ", resumed" : "");
+}
+
+void ConnectionCore::notify_handshake_results()
+{
+  g_object_freeze_notify(owner_);
+  g_object_notify(owner_, "peer-certificate");
+  g_object_notify(owner_, "peer-certificate-errors");
+  g_object_notify(owner_, "negotiated-protocol");
+  g_object_notify(owner_, "protocol-version");
+  g_object_notify(owner_, "ciphersuite-name");
+  g_object_thaw_notify(owner_);
+}
+
+bool ConnectionCore::claim_handshake(bool blocking, GError **error)
+{
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (handshake_state_ == HandshakeState::Running && !handshake_parked_) {
+      if (!blocking) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+        return false;
+      }
+      changed_.wait(lock);
+      continue;
+    }
+    if (handshake_state_ == HandshakeState::Failed && handshake_error_) {
+      g_propagate_error(error, g_error_copy(handshake_error_.get()));
+      return false;
+    }
+    break;
+  }
+  if (handshake_state_ == HandshakeState::Running) {
+    handshake_parked_ = false;  // continuing a parked implicit handshake
+    return true;
+  }
+  if (handshake_state_ == HandshakeState::Done) {
+    // An explicit handshake on an established connection. Waits for the
+    // readers and writers of other threads to step out, so that GnuTLS is
+    // never in a record call while it renegotiates.
+    rehandshake_pending_ = true;
+  }
+  handshake_state_ = HandshakeState::Running;
+  handshake_parked_ = false;
+  handshake_started_us_ = g_get_monotonic_time();
+  return true;
+}
+
+void ConnectionCore::release_handshake(HandshakeState outcome, const GError *error)
+{
+  std::vector<GSource *> sources;
+  {
+    std::lock_guard lock(mutex_);
+    handshake_state_ = outcome;
+    handshake_parked_ = false;
+    rehandshake_pending_ = false;
+    if (outcome == HandshakeState::Failed)
+      handshake_error_.reset(error ? g_error_copy(error) : nullptr);
+    sources.swap(gate_sources_);
+  }
+  changed_.notify_all();
+  for (GSource *s : sources) {
+    g_source_set_ready_time(s, 0);
+    g_source_unref(s);
+  }
+}
+
+// Starts what an explicit handshake on an established connection means for
+// the negotiated protocol: renegotiation in TLS 1.2 (HelloRequest from a
+// server), post-handshake authentication or a key update in TLS 1.3.
+bool ConnectionCore::start_rehandshake(GError **error)
+{
+  gnutls_session_t s = session_.get();
+  int ret = GNUTLS_E_SUCCESS;
+  if (gnutls_protocol_get_version(s) == GNUTLS_TLS1_3) {
+    if (role_ == Role::Server && authentication_mode != G_TLS_AUTHENTICATION_NONE &&
+        !peer_certificate_) {
+      apply_authentication_mode();
+      rehandshake_kind_ = Rehandshake::Reauth;
+    } else {
+      rehandshake_kind_ = Rehandshake::KeyUpdate;
+    }
+    return true;
+  }
+  if (role_ == Role::Server) {
+    apply_authentication_mode();
+    ret = gnutls_rehandshake(s);
+    if (ret < 0) {
+      set_gnutls_error(ret, true, error);
+      return false;
+    }
+  }
+  rehandshake_kind_ = Rehandshake::Full;
+  return true;
+}
+
+StepResult ConnectionCore::rehandshake_step(GError **error)
+{
+  int ret = GNUTLS_E_SUCCESS;
+  switch (rehandshake_kind_) {
+  case Rehandshake::Full:
+    return handshake_step(error);
+  case Rehandshake::KeyUpdate:
+    ret = gnutls_session_key_update(session_.get(), 0);
+    break;
+  case Rehandshake::Reauth:
+    ret = gnutls_reauth(session_.get(), 0);
+    break;
+  }
+  if (ret == GNUTLS_E_AGAIN)
+    return StepResult::Again;
+  if (ret < 0) {
+    set_gnutls_error(ret, true, error);
+    return StepResult::Failed;
+  }
+  return StepResult::Done;
+}
+
+bool ConnectionCore::run_handshake(Mode mode, GCancellable *cancellable, Wait *out_wait,
+                                   GError **error)
+{
+  op_cancellable_ = cancellable;
+  transport_->set_input_mode(mode == Mode::Blocking, cancellable);
+  Step step = [this](GError **e) {
+    return rehandshaking_ ? rehandshake_step(e) : handshake_step(e);
+  };
+  bool ok = mode == Mode::Blocking ? drive_sync(*transport_, step, -1, cancellable, error)
+                                   : drive_nonblocking(*transport_, step, out_wait, error);
+  op_cancellable_ = nullptr;
+  return ok;
+}
+
+// Completes a handshake run: records results, wakes waiters, notifies.
+void ConnectionCore::conclude_handshake(bool ok, GError *error)
+{
+  if (ok)
+    finish_handshake();
+  else
+    g_debug("Connection %p: handshake failed: %s", owner_, error ? error->message : "?");
+  rehandshaking_ = false;
+  release_handshake(ok ? HandshakeState::Done : HandshakeState::Failed, error);
+  if (ok)
+    notify_handshake_results();
+}
+
+bool ConnectionCore::begin_handshake(bool blocking, GError **error)
+{
+  if (!claim_handshake(blocking, error))
+    return false;
+  bool established = rehandshake_pending_;
+  if (!prepare_session(error)) {
+    conclude_handshake(false, error ? *error : nullptr);
+    return false;
+  }
+  rehandshaking_ = established;
+  if (established && !start_rehandshake(error)) {
+    conclude_handshake(false, error ? *error : nullptr);
+    return false;
+  }
+  return true;
+}
+
+bool ConnectionCore::handshake(GCancellable *cancellable, GError **error)
+{
+  if (!begin_handshake(true, error))
+    return false;
+  GError *local = nullptr;
+  bool ok = run_handshake(Mode::Blocking, cancellable, nullptr, &local);
+  conclude_handshake(ok, local);
+  if (local)
+    g_propagate_error(error, local);
+  return ok;
+}
+
+void ConnectionCore::handshake_async(int io_priority, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data,
+                                     gpointer source_tag)
+{
+  GTask *task = g_task_new(owner_, cancellable, callback, user_data);
+  g_task_set_source_tag(task, source_tag);
+  g_task_set_priority(task, io_priority);
+  GError *error = nullptr;
+  // An async handshake that finds another handshake running waits for it
+  // without blocking: it retries when the gate changes.
+  if (!claim_handshake(false, &error)) {
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      g_error_free(error);
+      retry_async_handshake_later(task);
+      return;
+    }
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  handshake_async_start(task);
+}
+
+// Waits (without blocking) until the running handshake ends, then claims
+// the handshake role for `task`.
+void ConnectionCore::retry_async_handshake_later(GTask *task)
+{
+  GSource *wait = gate_source(g_task_get_cancellable(task));
+  struct Retry {
+    ConnectionCore *self;
+    GTask *task;
+  };
+  g_source_set_callback(
+      wait,
+      [](gpointer data) noexcept -> gboolean {
+        auto *r = static_cast<Retry *>(data);
+        r->self->handshake_async_continue(r->task);
+        delete r;
+        return G_SOURCE_REMOVE;
+      },
+      new Retry{this, task}, nullptr);
+  g_source_set_priority(wait, g_task_get_priority(task));
+  g_source_attach(wait, g_task_get_context(task));
+  g_source_unref(wait);
+}
+
+void ConnectionCore::handshake_async_continue(GTask *task)
+{
+  if (g_task_return_error_if_cancelled(task)) {
+    g_object_unref(task);
+    return;
+  }
+  GError *error = nullptr;
+  if (!claim_handshake(false, &error)) {
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      g_error_free(error);
+      retry_async_handshake_later(task);
+      return;
+    }
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  handshake_async_start(task);
+}
+
+void ConnectionCore::handshake_async_start(GTask *task)
+{
+  bool established = rehandshake_pending_;
+  GError *error = nullptr;
+  if (!prepare_session(&error) || (rehandshaking_ = established, established && !start_rehandshake(&error))) {
+    conclude_handshake(false, error);
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  GCancellable *cancellable = g_task_get_cancellable(task);
+  transport_->set_input_mode(false, cancellable);
+  Step step = [this, cancellable](GError **e) {
+    op_cancellable_ = cancellable;
+    StepResult r = rehandshaking_ ? rehandshake_step(e) : handshake_step(e);
+    op_cancellable_ = nullptr;
+    return r;
+  };
+  drive_async(*transport_, std::move(step), g_task_get_priority(task), cancellable,
+              [this, task](GError *e) {
+                conclude_handshake(e == nullptr, e);
+                if (e)
+                  g_task_return_error(task, e);
+                else
+                  g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+              });
+}
+
+// ----- The gate -----
+
+bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait,
+                              GError **error)
+{
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if ((side == Side::Read && read_closed_) || (side == Side::Write && write_closed_)) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CLOSED, _("Connection is closed"));
+        return false;
+      }
+      switch (handshake_state_) {
+      case HandshakeState::Done:
+        if (rehandshake_pending_ && !blocking) {
+          g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+          return false;
+        }
+        (side == Side::Read ? reading_ : writing_) = true;
+        return true;
+      case HandshakeState::Failed:
+        if (handshake_error_)
+          g_propagate_error(error, g_error_copy(handshake_error_.get()));
+        else
+          g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, _("The TLS handshake failed"));
+        return false;
+      case HandshakeState::Running:
+        if (!handshake_parked_) {
+          if (!blocking) {
+            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+            return false;
+          }
+          if (g_cancellable_set_error_if_cancelled(cancellable, error))
+            return false;
+          changed_.wait(lock);
+          continue;
+        }
+        break;  // a parked implicit handshake: this caller continues it
+      case HandshakeState::NotStarted:
+        break;  // the first read or write handshakes implicitly
+      }
+    }
+    // Implicit handshake, run by this operation.
+    if (!begin_handshake(blocking, error))
+      return false;
+    GError *local = nullptr;
+    bool ok = run_handshake(blocking ? Mode::Blocking : Mode::Nonblocking, cancellable, out_wait,
+                            &local);
+    if (!ok && !blocking && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      std::lock_guard lock(mutex_);
+      handshake_parked_ = true;
+      parked_wait_ = *out_wait;
+      g_propagate_error(error, local);
+      return false;
+    }
+    conclude_handshake(ok, local);
+    if (!ok) {
+      g_propagate_error(error, local);
+      return false;
+    }
+  }
+}
+
+void ConnectionCore::end_io(Side side)
+{
+  {
+    std::lock_guard lock(mutex_);
+    (side == Side::Read ? reading_ : writing_) = false;
+  }
+  changed_.notify_all();
+}
+
+GSource *ConnectionCore::gate_source(GCancellable *cancellable)
+{
+  static GSourceFuncs funcs = {
+      nullptr, nullptr,
+      [](GSource *, GSourceFunc callback, gpointer data) noexcept -> gboolean {
+        return callback ? callback(data) : G_SOURCE_REMOVE;
+      },
+      nullptr, nullptr, nullptr};
+  GSource *source = g_source_new(&funcs, sizeof(GSource));
+  g_source_set_name(source, "GioTlsGnutls gate");
+  {
+    std::lock_guard lock(mutex_);
+    if (handshake_state_ == HandshakeState::Running && !handshake_parked_)
+      gate_sources_.push_back(static_cast<GSource *>(g_source_ref(source)));
+    else
+      g_source_set_ready_time(source, 0);
+  }
+  if (cancellable) {
+    GSource *cancel = g_cancellable_source_new(cancellable);
+    g_source_set_dummy_callback(cancel);
+    g_source_add_child_source(source, cancel);
+    g_source_unref(cancel);
+  }
+  return source;
+}
+
+// ----- Records -----
+
+gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellable *cancellable,
+                            GError **error)
+{
+  Wait wait = Wait::Readable;
+  if (!begin_io(Side::Read, blocking, cancellable, &wait, error))
+    return -1;
+  gssize result = -1;
+  transport_->set_input_mode(blocking, cancellable);
+  bool renegotiating = false;
+  Step step = [&](GError **e) -> StepResult {
+    for (;;) {
+      if (renegotiating) {
+        StepResult r = handshake_step(e);
+        if (r != StepResult::Done)
+          return r;
+        renegotiating = false;
+        finish_handshake();
+      }
+      ssize_t n = gnutls_record_recv(session_.get(), buffer, size);
+      if (n >= 0) {
+        result = n;
+        return StepResult::Done;
+      }
+      switch (n) {
+      case GNUTLS_E_AGAIN:
+        return StepResult::Again;
+      case GNUTLS_E_INTERRUPTED:
+      case GNUTLS_E_WARNING_ALERT_RECEIVED:
+        continue;
+      case GNUTLS_E_REHANDSHAKE:
+        if (rehandshake_mode == G_TLS_REHANDSHAKE_NEVER) {
+          gnutls_alert_send(session_.get(), GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+          continue;
+        }
+        renegotiating = true;
+        continue;
+      case GNUTLS_E_PREMATURE_TERMINATION:
+        if (!require_close_notify) {
+          result = 0;
+          return StepResult::Done;
+        }
+        g_set_error_literal(e, G_TLS_ERROR, G_TLS_ERROR_EOF, _("TLS connection closed unexpectedly"));
+        return StepResult::Failed;
+      default:
+        set_gnutls_error(static_cast<int>(n), false, e);
+        return StepResult::Failed;
+      }
+    }
+  };
+  bool ok = blocking ? drive_sync(*transport_, step, -1, cancellable, error)
+                     : drive_nonblocking(*transport_, step, &wait, error);
+  end_io(Side::Read);
+  return ok ? result : -1;
+}
+
+gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
+                             GCancellable *cancellable, GError **error)
+{
+  Wait wait = Wait::Writable;
+  if (!begin_io(Side::Write, blocking, cancellable, &wait, error))
+    return -1;
+  if (!blocking && transport_->has_pending_output()) {
+    // Earlier output still waits: flush it before taking more.
+    GError *local = nullptr;
+    FlushResult f = transport_->flush(&local);
+    if (f != FlushResult::Flushed) {
+      end_io(Side::Write);
+      if (f == FlushResult::Failed)
+        g_propagate_error(error, local);
+      else
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+      return -1;
+    }
+  }
+  gssize result = -1;
+  Step step = [&](GError **e) -> StepResult {
+    for (;;) {
+      ssize_t n = gnutls_record_send(session_.get(), buffer, size);
+      if (n >= 0) {
+        result = n;
+        return StepResult::Done;
+      }
+      if (n == GNUTLS_E_AGAIN)
+        return StepResult::Again;
+      if (n == GNUTLS_E_INTERRUPTED)
+        continue;
+      if (n == GNUTLS_E_LARGE_PACKET) {
+        g_set_error_literal(e, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                            _("Message is too large for the DTLS connection"));
+        return StepResult::Failed;
+      }
+      set_gnutls_error(static_cast<int>(n), false, e);
+      return StepResult::Failed;
+    }
+  };
+  bool ok = blocking ? drive_sync(*transport_, step, -1, cancellable, error)
+                     : drive_nonblocking(*transport_, step, &wait, error);
+  if (ok && !blocking)
+    flush_in_background(*transport_, owner_);
+  end_io(Side::Write);
+  return ok ? result : -1;
+}
+
+bool ConnectionCore::is_ready(Side side)
+{
+  {
+    std::lock_guard lock(mutex_);
+    if ((side == Side::Read && read_closed_) || (side == Side::Write && write_closed_))
+      return true;  // the operation fails at once
+    if (handshake_state_ == HandshakeState::Failed)
+      return true;
+    if (handshake_state_ == HandshakeState::Running && !handshake_parked_)
+      return false;
+    if (handshake_state_ != HandshakeState::Done)
+      return false;
+  }
+  if (side == Side::Read)
+    return gnutls_record_check_pending(session_.get()) > 0 || transport_->has_buffered_input() ||
+           transport_->base_ready(Wait::Readable);
+  return !transport_->has_pending_output() && transport_->base_ready(Wait::Writable);
+}
+
+GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
+{
+  {
+    std::lock_guard lock(mutex_);
+    bool busy = handshake_state_ == HandshakeState::Running && !handshake_parked_;
+    if (!busy) {
+      Wait wait = side == Side::Read ? Wait::Readable : Wait::Writable;
+      if (handshake_state_ == HandshakeState::Running || handshake_state_ == HandshakeState::NotStarted)
+        wait = handshake_state_ == HandshakeState::Running ? parked_wait_ : Wait::Writable;
+      if (transport_->has_pending_output())
+        wait = Wait::Writable;
+      bool ready_now = handshake_state_ == HandshakeState::Failed ||
+                       (side == Side::Read ? read_closed_ : write_closed_) ||
+                       (handshake_state_ == HandshakeState::Done && side == Side::Read &&
+                        (gnutls_record_check_pending(session_.get()) > 0 ||
+                         transport_->has_buffered_input()));
+      if (!ready_now)
+        return transport_->create_source(wait, cancellable);
+    }
+  }
+  return gate_source(cancellable);
+}
+
+// ----- Close -----
+
+bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, GError **error)
+{
+  bool send_bye = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
+      send_bye = true;
+      sent_close_notify_ = true;
+    }
+    read_closed_ = read_closed_ || read;
+    write_closed_ = write_closed_ || write;
+  }
+  if (!send_bye)
+    return true;
+  transport_->set_input_mode(true, cancellable);
+  Step step = [this](GError **e) -> StepResult {
+    int ret = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
+    if (ret == GNUTLS_E_AGAIN)
+      return StepResult::Again;
+    if (ret < 0) {
+      set_gnutls_error(ret, false, e);
+      return StepResult::Failed;
+    }
+    return StepResult::Done;
+  };
+  return drive_sync(*transport_, step, -1, cancellable, error);
+}
+
+void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
+                                    GCancellable *cancellable, std::function<void(GError *)> done)
+{
+  bool send_bye = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
+      send_bye = true;
+      sent_close_notify_ = true;
+    }
+    read_closed_ = read_closed_ || read;
+    write_closed_ = write_closed_ || write;
+  }
+  Step step = [this, send_bye](GError **e) -> StepResult {
+    if (!send_bye)
+      return StepResult::Done;
+    int ret = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
+    if (ret == GNUTLS_E_AGAIN)
+      return StepResult::Again;
+    if (ret < 0) {
+      set_gnutls_error(ret, false, e);
+      return StepResult::Failed;
+    }
+    return StepResult::Done;
+  };
+  drive_async(*transport_, std::move(step), io_priority, cancellable, std::move(done));
+}
+
+void ConnectionCore::mark_closed()
+{
+  std::lock_guard lock(mutex_);
+  read_closed_ = write_closed_ = true;
+}
+
+// ----- Results -----
+
+GList *ConnectionCore::accepted_cas() const
+{
+  GList *list = nullptr;
+  for (const auto &dn : accepted_cas_) {
+    GByteArray *a = g_byte_array_sized_new(static_cast<guint>(dn.size()));
+    g_byte_array_append(a, dn.data(), static_cast<guint>(dn.size()));
+    list = g_list_prepend(list, a);
+  }
+  return g_list_reverse(list);
+}
+
+bool ConnectionCore::get_channel_binding_data(GTlsChannelBindingType type, GByteArray *data,
+                                              GError **error)
+{
+  if (!session_ || handshake_state_ != HandshakeState::Done) {
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_INVALID_STATE,
+                        _("The handshake is not complete"));
+    return false;
+  }
+  gnutls_channel_binding_t cb;
+  switch (type) {
+  case G_TLS_CHANNEL_BINDING_TLS_UNIQUE:
+    cb = GNUTLS_CB_TLS_UNIQUE;
+    if (gnutls_protocol_get_version(session_.get()) == GNUTLS_TLS1_3) {
+      g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED,
+                          _("tls-unique binding is not defined for TLS 1.3"));
+      return false;
+    }
+    break;
+  case G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT:
+    cb = GNUTLS_CB_TLS_SERVER_END_POINT;
+    break;
+  case G_TLS_CHANNEL_BINDING_TLS_EXPORTER:
+    cb = GNUTLS_CB_TLS_EXPORTER;
+    break;
+  default:
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_IMPLEMENTED,
+                        _("This channel binding type is not implemented"));
+    return false;
+  }
+  gnutls_datum_t out{nullptr, 0};
+  int ret = gnutls_session_channel_binding(session_.get(), cb, &out);
+  if (ret < 0) {
+    g_set_error(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED,
+                _("Channel binding data is not available: %s"), gnutls_strerror(ret));
+    return false;
+  }
+  if (data)
+    g_byte_array_append(data, out.data, out.size);
+  gnutls_free(out.data);
+  return true;
+}
+
+void ConnectionCore::copy_session_state_from(ConnectionCore &source)
+{
+  if (!source.session_)
+    return;
+  GnutlsBuffer data;
+  if (gnutls_session_get_data2(source.session_.get(), data.out()) != GNUTLS_E_SUCCESS)
+    return;
+  copied_session_.assign(data.datum.data, data.datum.data + data.datum.size);
+}
+
+}  // namespace gtg

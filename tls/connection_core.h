@@ -1,0 +1,196 @@
+// ConnectionCore: one TLS or DTLS connection's GnuTLS session and the
+// operations on it (handshake, read, write, close), shared by the TLS
+// connection GObjects (over a GIOStream) and the DTLS ones (over a
+// GDatagramBased).
+//
+// The GObjects own a ConnectionCore, forward their properties to it and call
+// its operations; the core emits `accept-certificate` and property
+// notifications on its owner. Every operation runs through the driver
+// (driver.h) on the caller's thread: sync operations poll, async ones wait on
+// the caller's thread-default main context, nonblocking ones report
+// G_IO_ERROR_WOULD_BLOCK. The gate (a mutex and condition) lets one reader and
+// one writer run at once and keeps both out while a handshake runs.
+#pragma once
+
+#include "driver.h"
+#include "owners.h"
+#include "transport.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace gtg {
+
+enum class Role { Client, Server };
+
+// The state of the handshake, as the gate sees it.
+enum class HandshakeState {
+  NotStarted,  // no handshake yet: the first read or write starts one
+  Running,     // an operation (explicit or implicit) is handshaking
+  Done,        // established
+  Failed,      // the handshake failed; every later operation fails the same way
+};
+
+// Which operation a caller runs (the gate's view).
+enum class Side { Read, Write };
+
+class ConnectionCore {
+public:
+  ConnectionCore(GObject *owner, Role role, bool datagram);
+  ~ConnectionCore();
+  ConnectionCore(const ConnectionCore &) = delete;
+  ConnectionCore &operator=(const ConnectionCore &) = delete;
+
+  // Servers are made as clients and switched before construction ends
+  // (GObject instance init cannot see the final class).
+  void set_role(Role role) { role_ = role; }
+  Role role() const { return role_; }
+
+  // The transport must be set before any operation (from base-io-stream or base-socket).
+  void set_transport(std::unique_ptr<Transport> transport);
+  Transport *transport() const { return transport_.get(); }
+
+  // ----- Configuration (properties) -----
+  Ref<GTlsDatabase> database;
+  bool database_is_default = true;  // still the system database set at construction
+  Ref<GTlsInteraction> interaction;
+  Ref<GTlsCertificate> certificate;
+  Ref<GSocketConnectable> server_identity;  // client only
+  GTlsCertificateFlags validation_flags = G_TLS_CERTIFICATE_VALIDATE_ALL;
+  GTlsAuthenticationMode authentication_mode = G_TLS_AUTHENTICATION_NONE;  // server only
+  bool require_close_notify = true;
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  GTlsRehandshakeMode rehandshake_mode = G_TLS_REHANDSHAKE_SAFELY;  // deprecated, honoured
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  std::vector<std::string> advertised_protocols;
+
+  // ----- Results -----
+  GTlsCertificate *peer_certificate() const { return peer_certificate_.get(); }
+  GTlsCertificateFlags peer_certificate_errors() const { return peer_errors_; }
+  const char *negotiated_protocol() const { return negotiated_protocol_.empty() ? nullptr : negotiated_protocol_.c_str(); }
+  GTlsProtocolVersion protocol_version() const { return protocol_version_; }
+  const char *ciphersuite_name() const { return ciphersuite_.empty() ? nullptr : ciphersuite_.c_str(); }
+  // accepted-cas (client): a list of GByteArray DNs; (transfer full).
+  GList *accepted_cas() const;
+  bool get_channel_binding_data(GTlsChannelBindingType type, GByteArray *data, GError **error);
+  // GTlsClientConnection.copy_session_state.
+  void copy_session_state_from(ConnectionCore &source);
+
+  // ----- Operations -----
+  bool handshake(GCancellable *cancellable, GError **error);
+  void handshake_async(int io_priority, GCancellable *cancellable, GAsyncReadyCallback callback,
+                       gpointer user_data, gpointer source_tag);
+  // Reads decrypted data. blocking=false returns G_IO_ERROR_WOULD_BLOCK
+  // instead of waiting. 0 is end of stream.
+  gssize read(void *buffer, gsize size, bool blocking, GCancellable *cancellable, GError **error);
+  gssize write(const void *buffer, gsize size, bool blocking, GCancellable *cancellable,
+               GError **error);
+  // Sends close_notify for the directions given (once each).
+  bool shutdown(bool read, bool write, GCancellable *cancellable, GError **error);
+  void shutdown_async(bool read, bool write, int io_priority, GCancellable *cancellable,
+                      std::function<void(GError *)> done);
+
+  // For pollable streams: whether `side` could progress without waiting, and
+  // a source that dispatches when it may.
+  bool is_ready(Side side);
+  GSource *create_source(Side side, GCancellable *cancellable);
+
+  bool handshake_done() const { return handshake_state_ == HandshakeState::Done; }
+  bool read_closed() const { return read_closed_; }
+  bool write_closed() const { return write_closed_; }
+  // Marks the connection closed for I/O (the base is being closed).
+  void mark_closed();
+
+private:
+  enum class Mode { Blocking, Nonblocking };
+  // What an explicit handshake on an established connection does.
+  enum class Rehandshake { Full, KeyUpdate, Reauth };
+
+  static int verify_cb(gnutls_session_t session) noexcept;
+  static int retrieve_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int n_req,
+                         const gnutls_pk_algorithm_t *algos, int n_algos, gnutls_pcert_st **pcert,
+                         unsigned *pcert_length, gnutls_privkey_t *privkey) noexcept;
+  static int handshake_hook_cb(gnutls_session_t session, unsigned htype, unsigned when,
+                               unsigned incoming, const gnutls_datum_t *msg) noexcept;
+
+  // Creates and configures the session before the first handshake.
+  bool prepare_session(GError **error);
+  void apply_authentication_mode();
+  // Verifies the peer's chain from inside the handshake; 0 accepts.
+  int verify_peer();
+  bool must_staple_unsatisfied();
+  int retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req, gnutls_pcert_st **pcert,
+                           unsigned *pcert_length, gnutls_privkey_t *privkey);
+  std::string resumption_key() const;
+  void store_resumption_data();
+
+  // The handshake step (one gnutls_handshake call) and what follows it.
+  StepResult handshake_step(GError **error);
+  bool start_rehandshake(GError **error);
+  StepResult rehandshake_step(GError **error);
+  void finish_handshake();
+  void notify_handshake_results();
+  // Claims the handshake role (begin) and runs it in `mode`.
+  bool begin_handshake(bool blocking, GError **error);
+  bool run_handshake(Mode mode, GCancellable *cancellable, Wait *out_wait, GError **error);
+  void conclude_handshake(bool ok, GError *error);
+  void retry_async_handshake_later(GTask *task);
+  void handshake_async_continue(GTask *task);
+  void handshake_async_start(GTask *task);
+  // Turns a GnuTLS error from a handshake or record call into a GError,
+  // sending the fatal alert GnuTLS chooses where the peer is still there.
+  void set_gnutls_error(int ret, bool during_handshake, GError **error);
+
+  // Gate: claim the right to run `side` (running an implicit handshake first
+  // when needed). False with an error (G_IO_ERROR_WOULD_BLOCK when
+  // nonblocking and it must wait; *out_wait then says for what).
+  bool begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait, GError **error);
+  void end_io(Side side);
+  // Claims the handshake role; without blocking, WOULD_BLOCK if another
+  // handshake runs.
+  bool claim_handshake(bool blocking, GError **error);
+  void release_handshake(HandshakeState outcome, const GError *error);
+  // A source that dispatches when the running handshake ends (or at once).
+  GSource *gate_source(GCancellable *cancellable);
+
+  GObject *owner_;  // (unowned) the GObject that owns this core
+  Role role_;
+  bool datagram_;
+  std::unique_ptr<Transport> transport_;
+  Owned<gnutls_session_t> session_;
+  Ref<GTlsDatabase> session_database_;  // keeps the server credentials alive
+  GCancellable *op_cancellable_ = nullptr;  // (unowned) of the running handshake
+  bool rehandshaking_ = false;
+  Rehandshake rehandshake_kind_ = Rehandshake::Full;
+  std::vector<guint8> copied_session_;  // from copy_session_state
+  std::string rejected_detail_;          // why verify_peer rejected the peer
+  ErrorPtr own_certificate_error_;       // why our certificate could not be used
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  HandshakeState handshake_state_ = HandshakeState::NotStarted;
+  bool handshake_parked_ = false;   // a nonblocking implicit handshake waits for I/O
+  Wait parked_wait_ = Wait::Readable;
+  bool rehandshake_pending_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  ErrorPtr handshake_error_;
+  std::vector<GSource *> gate_sources_;  // (owned) woken when the handshake ends
+  bool read_closed_ = false;
+  bool write_closed_ = false;
+  bool sent_close_notify_ = false;
+
+  Ref<GTlsCertificate> peer_certificate_;
+  GTlsCertificateFlags peer_errors_ = GTlsCertificateFlags(0);
+  std::string negotiated_protocol_;
+  GTlsProtocolVersion protocol_version_ = G_TLS_PROTOCOL_VERSION_UNKNOWN;
+  std::string ciphersuite_;
+  std::vector<std::vector<guint8>> accepted_cas_;
+  bool certificate_requested_ = false;
+  gint64 handshake_started_us_ = 0;
+};
+
+}  // namespace gtg

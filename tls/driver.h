@@ -1,0 +1,55 @@
+// The driver: the single loop that owns all I/O waiting of an operation.
+//
+// An operation is a `Step`: a function that makes one call into GnuTLS and
+// says whether it finished, failed, or needs the transport (GnuTLS said
+// "again"). The driver flushes buffered output, checks the cancellable, and
+// waits in one of three ways, all on the calling thread:
+// - sync: a poll on the transport and the cancellable (Transport::wait);
+// - nonblocking: returns G_IO_ERROR_WOULD_BLOCK and remembers what it waits
+//   for, so that a pollable source can wait for it (GPollable streams);
+// - async: a transport GSource attached to the thread-default main context of
+//   the caller, which re-enters the loop from its callback.
+// Steps never do I/O waiting themselves; the driver never calls GnuTLS.
+#pragma once
+
+#include "transport.h"
+
+#include <functional>
+
+namespace gtg {
+
+enum class StepResult {
+  Done,    // the GnuTLS call completed
+  Again,   // GnuTLS needs the transport; call the step again after waiting
+  Failed,  // the operation failed; the error is set
+};
+
+using Step = std::function<StepResult(GError **error)>;
+
+// Runs `step` to completion, waiting synchronously. `timeout_us` bounds each
+// wait (-1: the transport's own timeout).
+bool drive_sync(Transport &transport, const Step &step, gint64 timeout_us,
+                GCancellable *cancellable, GError **error);
+
+// Runs `step` as far as it goes without waiting. False with
+// G_IO_ERROR_WOULD_BLOCK (and *out_wait set) when it must wait.
+bool drive_nonblocking(Transport &transport, const Step &step, Wait *out_wait, GError **error);
+
+// Runs `step` asynchronously on the thread-default main context; `done` is
+// called exactly once, from that context, never from inside this call.
+// `done` receives the error (owned by the callee) or nullptr on success.
+using DoneFn = std::function<void(GError *error)>;
+void drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
+                 DoneFn done);
+
+// Pushes out whatever output is buffered, giving up at the first wait; used
+// after a failure to deliver the alert GnuTLS queued without delaying the
+// caller.
+void flush_best_effort(Transport &transport);
+
+// Schedules the flush of output a completed nonblocking operation left
+// buffered, on the thread-default main context; `keepalive` is held until it
+// is done.
+void flush_in_background(Transport &transport, GObject *keepalive);
+
+}  // namespace gtg

@@ -1,0 +1,80 @@
+// StreamTransport: the bridge between GnuTLS's push/pull and a GIOStream.
+//
+// Buffering policy (this is what makes the engine cheap):
+// - Input is read ahead: pull asks the base stream for up to kReadAhead bytes
+//   at once and serves GnuTLS from that buffer, so a small record costs one
+//   receive call, and "readable" can be answered from the buffer without a
+//   failed receive plus poll.
+// - Output never blocks GnuTLS: push writes what the base stream takes without
+//   blocking and keeps the rest; the driver flushes it (waiting for
+//   writability) before an operation completes. At most one record plus any
+//   handshake flight is buffered, because each GnuTLS call is followed by a
+//   flush before the next.
+// - A base stream that is not pollable is read and written blocking, with the
+//   operation's cancellable; such streams support sync operations only.
+// Threads: input (pull) belongs to the operation holding the input side;
+// output is guarded by a mutex because a reader may push (alerts, key updates)
+// while a writer flushes.
+#pragma once
+
+#include "transport.h"
+
+#include <mutex>
+#include <vector>
+
+namespace gtg {
+
+class StreamTransport final : public Transport {
+public:
+  // `base` must outlive the transport (the connection keeps it).
+  explicit StreamTransport(GIOStream *base);
+
+  void attach(gnutls_session_t session) override;
+  bool has_pending_output() override;
+  FlushResult flush(GError **error) override;
+  bool has_buffered_input() override { return read_begin_ < read_end_; }
+  bool base_ready(Wait what) override;
+  bool wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error) override;
+  GSource *create_source(Wait what, GCancellable *cancellable) override;
+  GError *take_io_error() override;
+  bool saw_eof() override { return eof_; }
+  void set_input_mode(bool blocking, GCancellable *cancellable) override;
+
+  // True when both base streams can be polled (async operations need it).
+  bool pollable() const { return pollable_in_ && pollable_out_; }
+
+private:
+  static constexpr size_t kReadAhead = 16 * 1024 + 512;
+
+  static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
+  static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
+  static int pull_timeout_cb(gnutls_transport_ptr_t self, unsigned ms) noexcept;
+
+  ssize_t pull(void *buf, size_t len);
+  ssize_t push(const void *buf, size_t len);
+  // Reads from the base into the read-ahead buffer; >0 bytes, 0 EOF, -1 with errno.
+  ssize_t fill();
+  void set_io_error(GError *error);
+
+  gnutls_session_t session_ = nullptr;
+  GInputStream *in_;    // (unowned) base input
+  GOutputStream *out_;  // (unowned) base output
+  GSocket *socket_ = nullptr;  // (unowned, nullable) when the base is a socket connection
+  bool pollable_in_;
+  bool pollable_out_;
+
+  std::vector<guint8> read_buf_;
+  size_t read_begin_ = 0;
+  size_t read_end_ = 0;
+  bool eof_ = false;
+  bool input_blocking_ = false;
+  GCancellable *input_cancellable_ = nullptr;  // (unowned) for the current input operation
+
+  std::mutex out_mutex_;
+  std::vector<guint8> write_buf_;  // guarded by out_mutex_
+
+  std::mutex error_mutex_;
+  GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_
+};
+
+}  // namespace gtg

@@ -1,0 +1,60 @@
+// Transport: what the driver needs from the thing under a GnuTLS session.
+//
+// Two implementations: StreamTransport (TLS over a GIOStream) and
+// DatagramTransport (DTLS over a GDatagramBased). Each installs itself as the
+// session's push/pull functions, never lets GnuTLS block, and tells the
+// driver how to wait for the condition GnuTLS needs. Called on whichever
+// thread runs the operation; the output buffer is locked, the input side has
+// one user at a time (the operation gate guarantees it).
+#pragma once
+
+#include "owners.h"
+
+#include <gio/gio.h>
+
+namespace gtg {
+
+// What an operation waits for before GnuTLS can make progress.
+enum class Wait { Readable, Writable };
+
+// Outcome of draining buffered output without blocking.
+enum class FlushResult { Flushed, WouldBlock, Failed };
+
+class Transport {
+public:
+  virtual ~Transport() = default;
+
+  // Installs push/pull/pull-timeout functions on `session`.
+  virtual void attach(gnutls_session_t session) = 0;
+
+  // True when bytes pushed by GnuTLS still wait to reach the base transport.
+  virtual bool has_pending_output() = 0;
+  // Writes buffered output without blocking; Failed sets `error`.
+  virtual FlushResult flush(GError **error) = 0;
+  // True when input is already buffered here (GnuTLS can progress without waiting).
+  virtual bool has_buffered_input() = 0;
+
+  // Whether the base transport is readable or writable right now.
+  virtual bool base_ready(Wait what) = 0;
+
+  // Blocks until `what` is possible, `cancellable` fires, or `timeout_us`
+  // (-1: the transport's own timeout, if any) passes. False with an error
+  // (G_IO_ERROR_CANCELLED, G_IO_ERROR_TIMED_OUT, ...) otherwise.
+  virtual bool wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error) = 0;
+  // A source (not attached) that dispatches when `what` may be possible or
+  // `cancellable` fires. Its callback is a GSourceFunc.
+  virtual GSource *create_source(Wait what, GCancellable *cancellable) = 0;
+
+  // The error a pull or push function hit on the base transport, taken by
+  // the caller (nullptr if none). GnuTLS only sees "I/O error"; this is the
+  // real cause (connection reset, timed out, cancelled, ...).
+  virtual GError *take_io_error() = 0;
+  // Set by pull when the base transport reported end of stream.
+  virtual bool saw_eof() = 0;
+
+  // The cancellable and blocking mode that pull uses for the operation that
+  // is about to call into GnuTLS on the input side.
+  virtual void set_input_mode(bool blocking, GCancellable *cancellable) = 0;
+};
+
+}  // namespace gtg
