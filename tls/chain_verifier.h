@@ -6,6 +6,16 @@
 // inside the handshake. Pure computation on the calling thread: no I/O, no
 // waiting. Chains may arrive unordered, with duplicates, a redundant root or
 // issuer cycles; verification always terminates.
+//
+// How a chain is verified: the presented certificates (the leaf and its
+// `issuer` links, at most 64, duplicates dropped) are ordered into a path by
+// issuer name and key identifier, starting at the leaf and stopping at the
+// first certificate a trust anchor issued, at a self-issued certificate, or
+// after 16 certificates. GnuTLS verifies that path (signatures, validity
+// times, basic constraints, CRLs held by the trust list, insecure algorithms
+// and the extended key usage of `purpose`); the identity is checked here, by
+// the rules of RFC 6125. When something fails, each failure is attributed to
+// the certificate that caused it, for the message and the debug log.
 #pragma once
 
 #include "owners.h"
@@ -17,15 +27,37 @@ namespace gtg {
 // Verifies `chain` (a leaf and its `issuer` links) against `anchors` for
 // `purpose` (G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER / _CLIENT or another
 // extended-key-usage OID; nullptr checks none) and `identity` (nullptr checks
-// none). When out_detail is non-null and the result is not 0 it receives a
-// translated sentence saying which checks failed for which certificate.
+// none). Returns 0 when the chain is acceptable, else the GIO flags of every
+// check that failed (an extended-key-usage mismatch is GENERIC_ERROR, GIO
+// having no flag of its own for it). When out_detail is non-null and the
+// result is not 0 it receives a translated sentence saying which checks
+// failed for which certificate (free with g_free); the same text goes to one
+// g_debug line.
 GTlsCertificateFlags verify_chain(gnutls_x509_trust_list_t anchors, GTlsCertificate *chain,
                                   const char *purpose, GSocketConnectable *identity,
                                   char **out_detail);
 
 // Checks only the identity of `cert` (RFC 6125: DNS names and IP addresses
-// from subjectAltName, common name only when there is no subjectAltName, no
-// wildcard for IP addresses). Returns 0 or G_TLS_CERTIFICATE_BAD_IDENTITY.
+// from subjectAltName, common name only when there is no DNS, IP or URI
+// subjectAltName, a wildcard only as the whole left-most label of a name with
+// at least three labels, never for IP addresses). `identity` may be a
+// GNetworkAddress, GNetworkService, GInetSocketAddress or GProxyAddress (its
+// destination); anything else cannot match. Returns 0 or
+// G_TLS_CERTIFICATE_BAD_IDENTITY.
 GTlsCertificateFlags verify_identity(gnutls_x509_crt_t cert, GSocketConnectable *identity);
+
+// A translated description of `flags` found for `chain`, attributing each
+// flag to the certificate of the chain it most likely concerns (an expired or
+// not yet valid one for the time flags, the top of the chain for UNKNOWN_CA,
+// the leaf otherwise). `identity` (nullable) is named when BAD_IDENTITY is
+// set. Free with g_free.
+char *describe_chain_failures(GTlsCertificate *chain, GTlsCertificateFlags flags,
+                              GSocketConnectable *identity);
+
+// The X.509 certificate behind any GTlsCertificate: borrowed from a
+// GtgCertificate, otherwise parsed from its `certificate` property into
+// *out_owned (which then owns it). nullptr when there is none or it does not
+// parse.
+gnutls_x509_crt_t x509_of(GTlsCertificate *cert, Owned<gnutls_x509_crt_t> *out_owned);
 
 }  // namespace gtg
