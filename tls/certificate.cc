@@ -622,7 +622,7 @@ gboolean initable_init(GInitable *initable, GCancellable *, GError **error) noex
 
 // The certificate's parsed X.509, parsing the DER of another implementation's
 // certificate into `storage` when needed.
-gnutls_x509_crt_t x509_of(GTlsCertificate *cert, Owned<gnutls_x509_crt_t> *storage)
+gnutls_x509_crt_t x509_or_parsed(GTlsCertificate *cert, Owned<gnutls_x509_crt_t> *storage)
 {
   if (gnutls_x509_crt_t crt = certificate_get_x509(cert))
     return crt;
@@ -646,7 +646,7 @@ GTlsCertificateFlags verify_chain_fallback(gnutls_x509_trust_list_t anchors, GTl
   GTlsCertificate *link = leaf;
   for (unsigned depth = 0; link && depth < kMaxChainLength; depth++) {
     storage.emplace_back();
-    gnutls_x509_crt_t crt = x509_of(link, &storage.back());
+    gnutls_x509_crt_t crt = x509_or_parsed(link, &storage.back());
     if (!crt)
       return G_TLS_CERTIFICATE_GENERIC_ERROR;
     chain.push_back(crt);
@@ -705,7 +705,7 @@ GTlsCertificateFlags verify(GTlsCertificate *cert, GSocketConnectable *identity,
 
   if (trusted_ca) {
     Owned<gnutls_x509_crt_t> storage;
-    gnutls_x509_crt_t ca = x509_of(trusted_ca, &storage);
+    gnutls_x509_crt_t ca = x509_or_parsed(trusted_ca, &storage);
     GnutlsBuffer der;
     if (!ca || gnutls_x509_crt_export2(ca, GNUTLS_X509_FMT_DER, der.out()) != 0 ||
         gnutls_x509_trust_list_add_trust_mem(anchors.get(), &der.datum, nullptr,
@@ -808,7 +808,7 @@ bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
       return false;
     }
   } else {
-    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
                         _("The certificate has no private key"));
     return false;
   }
@@ -816,7 +816,7 @@ bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
   GTlsCertificate *link = cert;
   for (unsigned depth = 0; link && depth < kMaxChainLength; depth++) {
     Owned<gnutls_x509_crt_t> storage;
-    gnutls_x509_crt_t crt = x509_of(link, &storage);
+    gnutls_x509_crt_t crt = x509_or_parsed(link, &storage);
     if (!crt)
       break;
     gnutls_pcert_st pcert{};

@@ -242,11 +242,13 @@ int ConnectionCore::verify_peer()
 {
   unsigned n = 0;
   const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
-  peer_certificate_ = Ref<GTlsCertificate>::adopt(certificate_new_from_peer_chain(certs, n));
-  if (!peer_certificate_) {
-    peer_errors_ = GTlsCertificateFlags(0);
+  // Published (with notifications) when the handshake ends, accepted or
+  // not: during accept-certificate the properties still hold the old values.
+  pending_peer_ = Ref<GTlsCertificate>::adopt(certificate_new_from_peer_chain(certs, n));
+  pending_errors_ = GTlsCertificateFlags(0);
+  if (!pending_peer_)
     return role_ == Role::Server ? 0 : -1;
-  }
+  GTlsCertificate *peer = pending_peer_.get();
 
   GSocketConnectable *identity = role_ == Role::Client ? server_identity.get() : nullptr;
   GTlsCertificateFlags errors = GTlsCertificateFlags(0);
@@ -254,7 +256,7 @@ int ConnectionCore::verify_peer()
     const char *purpose = role_ == Role::Client ? G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER
                                                 : G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT;
     GError *verify_error = nullptr;
-    errors = g_tls_database_verify_chain(database.get(), peer_certificate_.get(), purpose, identity,
+    errors = g_tls_database_verify_chain(database.get(), peer, purpose, identity,
                                          interaction.get(), G_TLS_DATABASE_VERIFY_NONE,
                                          op_cancellable_, &verify_error);
     if (verify_error) {
@@ -266,7 +268,7 @@ int ConnectionCore::verify_peer()
     errors = GTlsCertificateFlags(G_TLS_CERTIFICATE_UNKNOWN_CA);
     if (identity) {
       errors = GTlsCertificateFlags(
-          errors | (g_tls_certificate_verify(peer_certificate_.get(), identity, nullptr) &
+          errors | (g_tls_certificate_verify(peer, identity, nullptr) &
                     G_TLS_CERTIFICATE_BAD_IDENTITY));
     }
   }
@@ -274,16 +276,16 @@ int ConnectionCore::verify_peer()
     errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_BAD_IDENTITY);
   if (role_ == Role::Client && must_staple_unsatisfied())
     errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
-  peer_errors_ = errors;
+  pending_errors_ = errors;
 
   bool accepted = role_ == Role::Client ? (errors & validation_flags) == 0 : errors == 0;
   if (!accepted) {
     gboolean result = FALSE;
-    g_signal_emit_by_name(owner_, "accept-certificate", peer_certificate_.get(), errors, &result);
+    g_signal_emit_by_name(owner_, "accept-certificate", peer, errors, &result);
     accepted = result;
   }
   if (!accepted) {
-    CharPtr detail(describe_certificate_errors(peer_certificate_.get(), errors));
+    CharPtr detail(describe_certificate_errors(peer, errors));
     g_debug("Rejected peer certificate: %s", detail.get());
     rejected_detail_ = detail ? detail.get() : "";
   }
@@ -352,8 +354,11 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
   GError *error = nullptr;
   if (!certificate_get_signing_identity(certificate.get(), interaction.get(), &identity, &error)) {
     g_debug("Own certificate unusable: %s", error->message);
-    own_certificate_error_.reset(error);
-    return role_ == Role::Server ? -1 : 0;
+    GError *required = g_error_new(G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+                                   _("The certificate cannot be used: %s"), error->message);
+    g_error_free(error);
+    own_certificate_error_.reset(required);
+    return -1;
   }
   *pcert = identity.pcerts;
   *pcert_length = identity.n_pcerts;
@@ -367,7 +372,23 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
 {
   GError *io_error = transport_ ? transport_->take_io_error() : nullptr;
   if (io_error) {
+    // The peer went away before the first handshake finished: it did not
+    // speak TLS to us. Timeouts and cancellation keep their own codes.
+    if (during_handshake && !rehandshaking_ && io_error->domain == G_IO_ERROR &&
+        io_error->code != G_IO_ERROR_TIMED_OUT && io_error->code != G_IO_ERROR_CANCELLED) {
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
+                  _("Peer failed to perform TLS handshake: %s"), io_error->message);
+      g_error_free(io_error);
+      return;
+    }
     g_propagate_error(error, io_error);
+    return;
+  }
+
+  if (own_certificate_error_) {
+    g_propagate_error(error, own_certificate_error_.release());
+    if (session_)
+      gnutls_alert_send_appropriate(session_.get(), ret);
     return;
   }
 
@@ -423,19 +444,18 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     if (alert == GNUTLS_A_CERTIFICATE_REQUIRED)
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
                   _("The peer requires a certificate (alert: %s)"), name ? name : "?");
-    else if (alert == GNUTLS_A_BAD_CERTIFICATE || alert == GNUTLS_A_UNKNOWN_CA ||
-             alert == GNUTLS_A_CERTIFICATE_UNKNOWN || alert == GNUTLS_A_UNSUPPORTED_CERTIFICATE)
-      g_set_error(error, G_TLS_ERROR, during_handshake ? G_TLS_ERROR_NOT_TLS : G_TLS_ERROR_MISC,
-                  _("The peer rejected the TLS handshake (alert: %s)"), name ? name : "?");
+    else if (during_handshake && !rehandshaking_)
+      // As glib-networking reports it (its tests check it): a peer that
+      // aborts the first handshake with an alert did not complete TLS with us.
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
+                  _("The peer aborted the TLS handshake (alert: %s)"), name ? name : "?");
     else
       g_set_error(error, G_TLS_ERROR, during_handshake ? G_TLS_ERROR_HANDSHAKE : G_TLS_ERROR_MISC,
                   _("The peer sent a fatal TLS alert: %s"), name ? name : "?");
     break;
   }
   default:
-    if (own_certificate_error_) {
-      g_propagate_error(error, own_certificate_error_.release());
-    } else if (during_handshake) {
+    if (during_handshake) {
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, _("TLS handshake failed: %s"),
                   gnutls_strerror(ret));
     } else {
@@ -504,6 +524,14 @@ void ConnectionCore::finish_handshake()
           gnutls_session_is_resumed(s) ? ", resumed" : "");
 }
 
+void ConnectionCore::notify_peer_certificate()
+{
+  g_object_freeze_notify(owner_);
+  g_object_notify(owner_, "peer-certificate");
+  g_object_notify(owner_, "peer-certificate-errors");
+  g_object_thaw_notify(owner_);
+}
+
 void ConnectionCore::notify_handshake_results()
 {
   g_object_freeze_notify(owner_);
@@ -535,6 +563,7 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
   }
   if (handshake_state_ == HandshakeState::Running) {
     handshake_parked_ = false;  // continuing a parked implicit handshake
+    handshake_thread_ = g_thread_self();
     return true;
   }
   if (handshake_state_ == HandshakeState::Done) {
@@ -546,6 +575,7 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
   handshake_state_ = HandshakeState::Running;
   handshake_parked_ = false;
   handshake_started_us_ = g_get_monotonic_time();
+  handshake_thread_ = g_thread_self();
   return true;
 }
 
@@ -641,9 +671,16 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
   else
     g_debug("Connection %p: handshake failed: %s", owner_, error ? error->message : "?");
   rehandshaking_ = false;
+  bool peer_changed = pending_peer_ || pending_errors_ != peer_errors_;
+  if (pending_peer_) {
+    peer_certificate_ = std::move(pending_peer_);
+    peer_errors_ = pending_errors_;
+  }
   release_handshake(ok ? HandshakeState::Done : HandshakeState::Failed, error);
   if (ok)
     notify_handshake_results();
+  else if (peer_changed)
+    notify_peer_certificate();
 }
 
 bool ConnectionCore::begin_handshake(bool blocking, GError **error)
@@ -844,14 +881,7 @@ void ConnectionCore::end_io(Side side)
 
 GSource *ConnectionCore::gate_source(GCancellable *cancellable)
 {
-  static GSourceFuncs funcs = {
-      nullptr, nullptr,
-      [](GSource *, GSourceFunc callback, gpointer data) noexcept -> gboolean {
-        return callback ? callback(data) : G_SOURCE_REMOVE;
-      },
-      nullptr, nullptr, nullptr};
-  GSource *source = g_source_new(&funcs, sizeof(GSource));
-  g_source_set_name(source, "GioTlsGnutls gate");
+  GSource *source = plain_source_new("GioTlsGnutls gate");
   {
     std::lock_guard lock(mutex_);
     if (handshake_state_ == HandshakeState::Running && !handshake_parked_)
@@ -1022,6 +1052,14 @@ bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, 
   bool send_bye = false;
   {
     std::lock_guard lock(mutex_);
+    if (handshake_state_ == HandshakeState::Running && !handshake_parked_ &&
+        handshake_thread_ == g_thread_self()) {
+      // Called from inside the handshake (an accept-certificate handler):
+      // closing now would pull the session from under GnuTLS.
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                          _("Cannot close the connection from inside its own handshake"));
+      return false;
+    }
     if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
       send_bye = true;
       sent_close_notify_ = true;

@@ -133,6 +133,7 @@ private:
   StepResult rehandshake_step(GError **error);
   void finish_handshake();
   void notify_handshake_results();
+  void notify_peer_certificate();
   // Claims the handshake role (begin) and runs it in `mode`.
   bool begin_handshake(bool blocking, GError **error);
   bool run_handshake(Mode mode, GCancellable *cancellable, Wait *out_wait, GError **error);
@@ -172,7 +173,8 @@ private:
   std::mutex mutex_;
   std::condition_variable changed_;
   HandshakeState handshake_state_ = HandshakeState::NotStarted;
-  bool handshake_parked_ = false;   // a nonblocking implicit handshake waits for I/O
+  bool handshake_parked_ = false;
+  GThread *handshake_thread_ = nullptr;  // (unowned) the thread running the handshake   // a nonblocking implicit handshake waits for I/O
   Wait parked_wait_ = Wait::Readable;
   bool rehandshake_pending_ = false;
   bool reading_ = false;
@@ -183,6 +185,8 @@ private:
   bool write_closed_ = false;
   bool sent_close_notify_ = false;
 
+  Ref<GTlsCertificate> pending_peer_;  // verified in this handshake, not yet published
+  GTlsCertificateFlags pending_errors_ = GTlsCertificateFlags(0);
   Ref<GTlsCertificate> peer_certificate_;
   GTlsCertificateFlags peer_errors_ = GTlsCertificateFlags(0);
   std::string negotiated_protocol_;

@@ -6,6 +6,47 @@ namespace gtg {
 
 namespace {
 
+gboolean invoke_closure(gpointer data) noexcept
+{
+  GValue result = G_VALUE_INIT;
+  g_value_init(&result, G_TYPE_BOOLEAN);
+  g_closure_invoke(static_cast<GClosure *>(data), &result, 0, nullptr, nullptr);
+  gboolean again = g_value_get_boolean(&result);
+  g_value_unset(&result);
+  return again;
+}
+
+GSourceFuncs plain_funcs = {
+    nullptr,
+    nullptr,
+    [](GSource *, GSourceFunc callback, gpointer data) noexcept -> gboolean {
+      return callback ? callback(data) : G_SOURCE_REMOVE;
+    },
+    nullptr,
+    invoke_closure,
+    nullptr,
+};
+
+}  // namespace
+
+GSource *plain_source_new(const char *name)
+{
+  GSource *source = g_source_new(&plain_funcs, sizeof(GSource));
+  g_source_set_static_name(source, name);
+  return source;
+}
+
+GSource *plain_source_wrapping(GSource *child)
+{
+  GSource *source = plain_source_new("GioTlsGnutls transport");
+  g_source_set_dummy_callback(child);
+  g_source_add_child_source(source, child);
+  g_source_unref(child);
+  return source;
+}
+
+namespace {
+
 // Where a loop iteration left the operation.
 enum class Progress { Complete, Failed, MustWait };
 

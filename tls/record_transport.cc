@@ -233,9 +233,10 @@ bool StreamTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellab
 
 GSource *StreamTransport::create_source(Wait what, GCancellable *cancellable)
 {
-  if (what == Wait::Readable)
-    return g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(in_), cancellable);
-  return g_pollable_output_stream_create_source(G_POLLABLE_OUTPUT_STREAM(out_), cancellable);
+  GSource *base = what == Wait::Readable
+                      ? g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(in_), cancellable)
+                      : g_pollable_output_stream_create_source(G_POLLABLE_OUTPUT_STREAM(out_), cancellable);
+  return plain_source_wrapping(base);
 }
 
 }  // namespace gtg

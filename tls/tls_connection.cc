@@ -217,19 +217,33 @@ static GOutputStream *get_output_stream(GIOStream *stream) noexcept
   return self->tls_output;
 }
 
+// A close_notify that cannot be delivered because the peer already went
+// away does not make close fail: the connection is closed either way.
+static bool bye_failure_matters(const GError *error)
+{
+  return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+         g_error_matches(error, G_IO_ERROR, G_IO_ERROR_FAILED);
+}
+
 static gboolean close_fn(GIOStream *stream, GCancellable *cancellable, GError **error) noexcept
 {
   GtgTlsConnection *self = self_of(stream);
   GError *bye_error = nullptr;
-  self->core->shutdown(true, true, cancellable, &bye_error);
+  if (!self->core->shutdown(true, true, cancellable, &bye_error) &&
+      g_error_matches(bye_error, G_IO_ERROR, G_IO_ERROR_FAILED)) {
+    g_propagate_error(error, bye_error);  // inside the handshake: nothing closed
+    return FALSE;
+  }
+  self->core->mark_closed();
   gboolean ok = self->base_io_stream ? g_io_stream_close(self->base_io_stream, cancellable, error)
                                      : TRUE;
-  if (bye_error) {
-    if (ok)
-      g_propagate_error(error, bye_error);
-    else
-      g_error_free(bye_error);
+  if (bye_error && bye_failure_matters(bye_error) && ok) {
+    g_propagate_error(error, bye_error);
     return FALSE;
+  }
+  if (bye_error) {
+    g_debug("close_notify not delivered: %s", bye_error->message);
+    g_error_free(bye_error);
   }
   return ok;
 }
@@ -241,7 +255,7 @@ static void on_base_closed(GObject *base, GAsyncResult *result, gpointer data) n
   auto *bye_error = static_cast<GError *>(g_task_get_task_data(task));
   if (!g_io_stream_close_finish(G_IO_STREAM(base), result, &error)) {
     g_task_return_error(task, error);
-  } else if (bye_error) {
+  } else if (bye_error && bye_failure_matters(bye_error)) {
     g_task_return_error(task, g_error_copy(bye_error));
   } else {
     g_task_return_boolean(task, TRUE);
@@ -257,6 +271,7 @@ static void close_async(GIOStream *stream, int io_priority, GCancellable *cancel
   g_task_set_source_tag(task, reinterpret_cast<gpointer>(close_async));
   self->core->shutdown_async(true, true, io_priority, cancellable, [self, task, io_priority,
                                                                    cancellable](GError *error) {
+    self->core->mark_closed();
     if (error)
       g_task_set_task_data(task, error, reinterpret_cast<GDestroyNotify>(g_error_free));
     g_io_stream_close_async(self->base_io_stream, io_priority, cancellable, on_base_closed, task);

@@ -57,4 +57,12 @@ public:
   virtual void set_input_mode(bool blocking, GCancellable *cancellable) = 0;
 };
 
+// A source with a plain GSourceFunc callback that dispatches only when its
+// ready time is reached or a child source is ready.
+GSource *plain_source_new(const char *name);
+
+// A source whose callback is a plain GSourceFunc, dispatched when `child`
+// (whatever its own callback type) is ready. Takes over the reference to `child`.
+GSource *plain_source_wrapping(GSource *child);
+
 }  // namespace gtg
