@@ -119,6 +119,22 @@ void ConnectionCore::set_transport(std::unique_ptr<Transport> transport)
 
 std::string ConnectionCore::resumption_key() const
 {
+  // A session is only resumed with the same client certificate (or none).
+  std::string own;
+  if (certificate) {
+    GByteArray *der = nullptr;
+    g_object_get(certificate.get(), "certificate", &der, nullptr);
+    if (der) {
+      CharPtr sum(g_compute_checksum_for_data(G_CHECKSUM_SHA256, der->data, der->len));
+      own = std::string("#") + sum.get();
+      g_byte_array_unref(der);
+    }
+  }
+  return server_key() + own;
+}
+
+std::string ConnectionCore::server_key() const
+{
   GSocketConnectable *id = server_identity.get();
   if (!id)
     return {};
@@ -187,7 +203,10 @@ bool ConnectionCore::prepare_session(GError **error)
     session_database_ = database.copy();
     gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE,
                            server_credentials(database.get(), retrieve_cb));
-    gnutls_session_ticket_enable_server(session, session_ticket_key());
+    // Tickets only where no client certificate is asked for: a resumed
+    // session would carry no client certificate to verify.
+    if (authentication_mode == G_TLS_AUTHENTICATION_NONE)
+      gnutls_session_ticket_enable_server(session, session_ticket_key());
   }
   apply_authentication_mode();
   return true;
@@ -476,8 +495,15 @@ StepResult ConnectionCore::handshake_step(GError **error)
 {
   for (;;) {
     int ret = gnutls_handshake(session_.get());
-    if (ret == GNUTLS_E_SUCCESS)
+    if (ret == GNUTLS_E_SUCCESS) {
+      // A resumed session skips certificate verification in GnuTLS; this
+      // connection's database, identity and flags still apply.
+      if (role_ == Role::Client && gnutls_session_is_resumed(session_.get()) && verify_peer() != 0) {
+        set_gnutls_error(GNUTLS_E_CERTIFICATE_ERROR, true, error);
+        return StepResult::Failed;
+      }
       return StepResult::Done;
+    }
     if (ret == GNUTLS_E_AGAIN)
       return StepResult::Again;
     if (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_GOT_APPLICATION_DATA)

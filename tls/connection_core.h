@@ -125,6 +125,7 @@ private:
   int retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req, gnutls_pcert_st **pcert,
                            unsigned *pcert_length, gnutls_privkey_t *privkey);
   std::string resumption_key() const;
+  std::string server_key() const;
   void store_resumption_data();
 
   // The handshake step (one gnutls_handshake call) and what follows it.

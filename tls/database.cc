@@ -163,12 +163,14 @@ std::unique_ptr<TrustStore> TrustStore::from_pem_file(const char *path, GError *
   unsigned n_crts = 0;
   int ret = gnutls_x509_crt_list_import2(&crts, &n_crts, &pem, GNUTLS_X509_FMT_PEM, 0);
   if (ret == GNUTLS_E_NO_CERTIFICATE_FOUND || (ret >= 0 && n_crts == 0)) {
-    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+    // G_TLS_ERROR_MISC, as glib-networking reports it (GIO names no code;
+    // applications written against it check this one).
+    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC,
                 _("No PEM-encoded certificate found in “%s”"), display.get());
     return nullptr;
   }
   if (ret < 0) {
-    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC,
                 _("Could not parse the certificates in “%s”: %s"), display.get(), gnutls_strerror(ret));
     return nullptr;
   }

@@ -26,6 +26,8 @@ void StreamTransport::attach(gnutls_session_t session)
   gnutls_transport_set_ptr(session, this);
   gnutls_transport_set_pull_function(session, pull_cb);
   gnutls_transport_set_push_function(session, push_cb);
+  // A whole flight (or a record and its alert) leaves in one write.
+  gnutls_transport_set_vec_push_function(session, vec_push_cb);
   gnutls_transport_set_pull_timeout_function(session, pull_timeout_cb);
 }
 
@@ -37,6 +39,55 @@ ssize_t StreamTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_t 
 ssize_t StreamTransport::push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept
 {
   return static_cast<StreamTransport *>(self)->push(buf, len);
+}
+
+ssize_t StreamTransport::vec_push_cb(gnutls_transport_ptr_t self, const giovec_t *iov,
+                                     int iovcnt) noexcept
+{
+  return static_cast<StreamTransport *>(self)->vec_push(iov, iovcnt);
+}
+
+ssize_t StreamTransport::vec_push(const giovec_t *iov, int iovcnt)
+{
+  size_t total = 0;
+  for (int i = 0; i < iovcnt; i++)
+    total += iov[i].iov_len;
+  std::unique_lock lock(out_mutex_);
+  if (!pollable_out_ || !write_buf_.empty() || iovcnt > 16) {
+    lock.unlock();
+    for (int i = 0; i < iovcnt; i++)
+      if (push(iov[i].iov_base, iov[i].iov_len) < 0)
+        return -1;
+    return static_cast<ssize_t>(total);
+  }
+  GOutputVector vectors[16];
+  for (int i = 0; i < iovcnt; i++)
+    vectors[i] = {iov[i].iov_base, iov[i].iov_len};
+  gsize written = 0;
+  GError *error = nullptr;
+  GPollableReturn r = g_pollable_output_stream_writev_nonblocking(
+      G_POLLABLE_OUTPUT_STREAM(out_), vectors, static_cast<gsize>(iovcnt), &written, nullptr,
+      &error);
+  if (r == G_POLLABLE_RETURN_FAILED) {
+    set_io_error(error);
+    gnutls_transport_set_errno(session_, EIO);
+    return -1;
+  }
+  if (r == G_POLLABLE_RETURN_WOULD_BLOCK)
+    written = 0;
+  // Keep what the base did not take, in order.
+  size_t skip = written;
+  for (int i = 0; i < iovcnt; i++) {
+    const auto *bytes = static_cast<const guint8 *>(iov[i].iov_base);
+    size_t len = iov[i].iov_len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    write_buf_.insert(write_buf_.end(), bytes + skip, bytes + len);
+    skip = 0;
+  }
+  return static_cast<ssize_t>(total);
 }
 
 int StreamTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) noexcept

@@ -48,10 +48,12 @@ private:
 
   static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
   static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
+  static ssize_t vec_push_cb(gnutls_transport_ptr_t self, const giovec_t *iov, int iovcnt) noexcept;
   static int pull_timeout_cb(gnutls_transport_ptr_t self, unsigned ms) noexcept;
 
   ssize_t pull(void *buf, size_t len);
   ssize_t push(const void *buf, size_t len);
+  ssize_t vec_push(const giovec_t *iov, int iovcnt);
   // Reads from the base into the read-ahead buffer; >0 bytes, 0 EOF, -1 with errno.
   ssize_t fill();
   void set_io_error(GError *error);
