@@ -54,7 +54,7 @@ void field(const char *label, const std::string &value) { field(label, value.c_s
 Outcome report_error(const char *what, const GError *error)
 {
   if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
-    field(what, std::string("not available in this backend: ") + error->message);
+    field("result:", std::string("not available (") + what + "): " + error->message);
     return Outcome::kUnsupported;
   }
   std::fprintf(stderr, "demo: %s failed: %s\n", what, error ? error->message : "unknown error");
