@@ -1,14 +1,15 @@
 // GtgCertificate: see certificate.h.
 //
 // Construction stores the raw inputs given as properties (set_property runs
-// before GInitable::init, in any order) and parses them all at once in
-// init(), so an error in any input leaves no half-built object behind. After
-// init() the certificate is immutable, apart from the signing identity cache
-// (built on first use, under identity_lock) and the interaction that answers
-// PKCS#11 PIN requests (replaced by each caller, under interaction_lock).
+// in any order) and parses them all at once in constructed(), so an error in
+// any input leaves no half-built object behind: the error is kept for
+// GInitable::init to report, and the certificate holds nothing. Parsing in
+// constructed() rather than init() serves callers that use plain
+// g_object_new (glib-networking's tests do). Afterwards the certificate is
+// immutable, apart from the signing identity cache (built on first use, under
+// identity_lock) and the interaction that answers PKCS#11 PIN requests
+// (replaced by each caller, under interaction_lock).
 #include "config.h"
-
-#include <gnutls/ocsp.h>  // owners.h names gnutls_ocsp_resp_t
 
 #include "certificate.h"
 
@@ -35,7 +36,7 @@ constexpr unsigned kMaxChainLength = 32;
 
 enum class KeyFormat { der, pem };
 
-// What the construct properties gave us, kept until init() parses it.
+// What the construct properties gave us, kept until constructed() parses it.
 struct ConstructInput {
   Owned<GBytes *> certificate_der;
   CharPtr certificate_pem;
@@ -61,8 +62,8 @@ struct SigningCache {
 };
 
 struct CertificateState {
-  ConstructInput input;  // emptied by init()
-  bool initialized = false;
+  ConstructInput input;     // emptied by constructed()
+  ErrorPtr construct_error;  // (nullable) reported by GInitable::init
 
   Owned<gnutls_x509_crt_t> cert;
   Owned<gnutls_x509_privkey_t> key;  // (nullable) a key held in memory
@@ -228,9 +229,9 @@ GTlsCertificate *adopt_parsed(Owned<gnutls_x509_crt_t> cert, Owned<gnutls_x509_p
 {
   auto *self = static_cast<GtgCertificate *>(
       g_object_new(GTG_TYPE_CERTIFICATE, "issuer", issuer, nullptr));
+  self->state.construct_error.reset();  // "no certificate data": it comes now
   self->state.cert = std::move(cert);
   self->state.key = std::move(key);
-  self->state.initialized = true;
   return G_TLS_CERTIFICATE(self);
 }
 
@@ -597,103 +598,35 @@ void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpe
 }
 
 // ---------------------------------------------------------------------------
-// GInitable
+// Construction and GInitable
+
+void constructed(GObject *object) noexcept
+{
+  G_OBJECT_CLASS(gtg_certificate_parent_class)->constructed(object);
+  CertificateState &state = state_of(object);
+  GError *error = nullptr;
+  if (!init_certificate(state, &error)) {
+    state.construct_error.reset(error);
+    state.cert.reset();
+    state.key.reset();
+  }
+  if (state.input.password)
+    explicit_bzero(state.input.password.get(), std::strlen(state.input.password.get()));
+  state.input = ConstructInput{};
+}
 
 gboolean initable_init(GInitable *initable, GCancellable *, GError **error) noexcept
 {
   CertificateState &state = state_of(initable);
-  if (state.initialized)
-    return TRUE;
-  bool ok = init_certificate(state, error);
-  if (state.input.password)
-    explicit_bzero(state.input.password.get(), std::strlen(state.input.password.get()));
-  state.input = ConstructInput{};
-  if (!ok) {
-    state.cert.reset();
-    state.key.reset();
+  if (state.construct_error) {
+    g_propagate_error(error, g_error_copy(state.construct_error.get()));
     return FALSE;
   }
-  state.initialized = true;
   return TRUE;
 }
 
 // ---------------------------------------------------------------------------
 // verify()
-
-// The certificate's parsed X.509, parsing the DER of another implementation's
-// certificate into `storage` when needed.
-gnutls_x509_crt_t x509_or_parsed(GTlsCertificate *cert, Owned<gnutls_x509_crt_t> *storage)
-{
-  if (gnutls_x509_crt_t crt = certificate_get_x509(cert))
-    return crt;
-  GByteArray *der = nullptr;
-  g_object_get(cert, "certificate", &der, nullptr);
-  if (!der)
-    return nullptr;
-  gnutls_datum_t datum{der->data, der->len};
-  bool ok = import_certificate(datum, GNUTLS_X509_FMT_DER, storage, nullptr);
-  g_byte_array_unref(der);
-  return ok ? storage->get() : nullptr;
-}
-
-// TEMPORARY until gtg::verify_chain lands in chain_verifier.cc: the same
-// contract, without the detail message or the purpose check.
-GTlsCertificateFlags verify_chain_fallback(gnutls_x509_trust_list_t anchors, GTlsCertificate *leaf,
-                                           GSocketConnectable *identity)
-{
-  std::vector<Owned<gnutls_x509_crt_t>> storage;
-  std::vector<gnutls_x509_crt_t> chain;
-  GTlsCertificate *link = leaf;
-  for (unsigned depth = 0; link && depth < kMaxChainLength; depth++) {
-    storage.emplace_back();
-    gnutls_x509_crt_t crt = x509_or_parsed(link, &storage.back());
-    if (!crt)
-      return G_TLS_CERTIFICATE_GENERIC_ERROR;
-    chain.push_back(crt);
-    link = g_tls_certificate_get_issuer(link);
-  }
-  unsigned status = 0;
-  if (gnutls_x509_trust_list_verify_crt2(anchors, chain.data(), static_cast<unsigned>(chain.size()),
-                                         nullptr, 0, 0, &status, nullptr) != 0)
-    return G_TLS_CERTIFICATE_GENERIC_ERROR;
-  int flags = 0;
-  if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
-    flags |= G_TLS_CERTIFICATE_UNKNOWN_CA;
-  if (status & GNUTLS_CERT_REVOKED)
-    flags |= G_TLS_CERTIFICATE_REVOKED;
-  if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
-    flags |= G_TLS_CERTIFICATE_INSECURE;
-  unsigned handled = GNUTLS_CERT_INVALID | GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA |
-                     GNUTLS_CERT_REVOKED | GNUTLS_CERT_INSECURE_ALGORITHM | GNUTLS_CERT_EXPIRED |
-                     GNUTLS_CERT_NOT_ACTIVATED;
-  if (status & ~handled)
-    flags |= G_TLS_CERTIFICATE_GENERIC_ERROR;
-  time_t now = time(nullptr);
-  for (gnutls_x509_crt_t crt : chain) {
-    time_t t = gnutls_x509_crt_get_activation_time(crt);
-    if (t == static_cast<time_t>(-1) || t > now)
-      flags |= G_TLS_CERTIFICATE_NOT_ACTIVATED;
-    t = gnutls_x509_crt_get_expiration_time(crt);
-    if (t == static_cast<time_t>(-1) || t < now)
-      flags |= G_TLS_CERTIFICATE_EXPIRED;
-  }
-  if (identity) {
-    const char *hostname = nullptr;
-    CharPtr address_string;
-    if (G_IS_NETWORK_ADDRESS(identity))
-      hostname = g_network_address_get_hostname(G_NETWORK_ADDRESS(identity));
-    else if (G_IS_NETWORK_SERVICE(identity))
-      hostname = g_network_service_get_domain(G_NETWORK_SERVICE(identity));
-    else if (G_IS_INET_SOCKET_ADDRESS(identity)) {
-      address_string.reset(g_inet_address_to_string(
-          g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(identity))));
-      hostname = address_string.get();
-    }
-    if (!hostname || !gnutls_x509_crt_check_hostname2(chain[0], hostname, 0))
-      flags |= G_TLS_CERTIFICATE_BAD_IDENTITY;
-  }
-  return static_cast<GTlsCertificateFlags>(flags);
-}
 
 GTlsCertificateFlags verify(GTlsCertificate *cert, GSocketConnectable *identity,
                             GTlsCertificate *trusted_ca) noexcept
@@ -705,7 +638,7 @@ GTlsCertificateFlags verify(GTlsCertificate *cert, GSocketConnectable *identity,
 
   if (trusted_ca) {
     Owned<gnutls_x509_crt_t> storage;
-    gnutls_x509_crt_t ca = x509_or_parsed(trusted_ca, &storage);
+    gnutls_x509_crt_t ca = x509_of(trusted_ca, &storage);
     GnutlsBuffer der;
     if (!ca || gnutls_x509_crt_export2(ca, GNUTLS_X509_FMT_DER, der.out()) != 0 ||
         gnutls_x509_trust_list_add_trust_mem(anchors.get(), &der.datum, nullptr,
@@ -713,7 +646,7 @@ GTlsCertificateFlags verify(GTlsCertificate *cert, GSocketConnectable *identity,
       return G_TLS_CERTIFICATE_GENERIC_ERROR;
   }
 
-  int flags = verify_chain_fallback(anchors.get(), cert, identity);
+  int flags = verify_chain(anchors.get(), cert, nullptr, identity, nullptr);
   // Without a trusted CA, GIO documents that UNKNOWN_CA is never reported.
   if (!trusted_ca)
     flags &= ~G_TLS_CERTIFICATE_UNKNOWN_CA;
@@ -816,7 +749,7 @@ bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
   GTlsCertificate *link = cert;
   for (unsigned depth = 0; link && depth < kMaxChainLength; depth++) {
     Owned<gnutls_x509_crt_t> storage;
-    gnutls_x509_crt_t crt = x509_or_parsed(link, &storage);
+    gnutls_x509_crt_t crt = x509_of(link, &storage);
     if (!crt)
       break;
     gnutls_pcert_st pcert{};
@@ -922,6 +855,7 @@ static void gtg_certificate_class_init(GtgCertificateClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS(klass);
   object_class->get_property = gtg::get_property;
   object_class->set_property = gtg::set_property;
+  object_class->constructed = gtg::constructed;
   object_class->dispose = gtg_certificate_dispose;
   object_class->finalize = gtg_certificate_finalize;
   G_TLS_CERTIFICATE_CLASS(klass)->verify = gtg::verify;
