@@ -347,7 +347,16 @@ bool identity_matches(gnutls_x509_crt_t crt, const ReferenceIdentity &reference)
 struct Presented {
   gnutls_x509_crt_t crt = nullptr;  // borrowed from the GTlsCertificate, or owned below
   Owned<gnutls_x509_crt_t> owned;
+  std::string der;                  // to spot duplicates (gnutls_x509_crt_equals is slow)
 };
+
+std::string der_of(gnutls_x509_crt_t crt)
+{
+  GnutlsBuffer der;
+  if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0)
+    return std::string();
+  return std::string(reinterpret_cast<const char *>(der.datum.data), der.datum.size);
+}
 
 class ChainVerifier {
 public:
@@ -406,9 +415,10 @@ void ChainVerifier::collect(GTlsCertificate *chain)
         return;  // no usable leaf: nothing else matters
       continue;
     }
+    p.der = der_of(p.crt);
     bool duplicate = false;
     for (const Presented &q : presented_)
-      duplicate = duplicate || gnutls_x509_crt_equals(q.crt, p.crt);
+      duplicate = duplicate || q.der == p.der;
     if (!duplicate)
       presented_.push_back(std::move(p));
   }

@@ -17,7 +17,9 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -33,7 +35,10 @@ public:
   static std::unique_ptr<TrustStore> from_pem_file(const char *path, GError **error);
 
   gnutls_x509_trust_list_t list() const { return list_.get(); }
-  const std::vector<gnutls_x509_crt_t> &anchors() const { return anchors_; }
+  // The anchors, in file order. For the system store they are copied out of
+  // the trust list on first use (GnuTLS lends them only as copies), so a
+  // process that only verifies never pays for them.
+  const std::vector<gnutls_x509_crt_t> &anchors() const;
 
   // The first anchor that issued `cert` (by name and key identifier), or nullptr.
   gnutls_x509_crt_t find_issuer(gnutls_x509_crt_t cert) const;
@@ -54,7 +59,10 @@ private:
   void adopt(std::vector<Owned<gnutls_x509_crt_t>> certs);
 
   Owned<gnutls_x509_trust_list_t> list_;
-  std::vector<gnutls_x509_crt_t> anchors_;  // owned by list_
+  mutable std::vector<gnutls_x509_crt_t> anchors_;  // owned by list_, or by copies_
+  bool anchors_are_copies_ = false;         // anchors_ is filled by the first anchors()
+  mutable std::once_flag copy_once_;
+  mutable std::vector<Owned<gnutls_x509_crt_t>> copies_;
   std::string handle_prefix_;
 };
 
@@ -63,6 +71,14 @@ namespace {
 // Handles of the system store look like glib-networking's, so that handles an
 // application saved stay valid when it switches backend.
 constexpr char kSystemHandlePrefix[] = "system-trust:#";
+
+std::string der_of(gnutls_x509_crt_t crt)
+{
+  GnutlsBuffer der;
+  if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0)
+    return std::string();
+  return std::string(reinterpret_cast<const char *>(der.datum.data), der.datum.size);
+}
 
 CharPtr sha256_hex(gnutls_x509_crt_t crt)
 {
@@ -90,12 +106,11 @@ std::unique_ptr<TrustStore> TrustStore::empty()
 
 void TrustStore::adopt(std::vector<Owned<gnutls_x509_crt_t>> certs)
 {
+  // Duplicates are found by DER (gnutls_x509_crt_equals costs ~25 µs a pair).
+  std::unordered_set<std::string> seen;
   std::vector<Owned<gnutls_x509_crt_t>> unique;
   for (Owned<gnutls_x509_crt_t> &cert : certs) {
-    bool duplicate = false;
-    for (const Owned<gnutls_x509_crt_t> &u : unique)
-      duplicate = duplicate || gnutls_x509_crt_equals(u.get(), cert.get());
-    if (!duplicate)
+    if (seen.insert(der_of(cert.get())).second)
       unique.push_back(std::move(cert));
   }
   std::vector<gnutls_x509_crt_t> raw;
@@ -116,8 +131,8 @@ std::unique_ptr<TrustStore> TrustStore::from_system(GError **error)
     g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("Could not create a trust list"));
     return nullptr;
   }
-  Owned<gnutls_x509_trust_list_t> staging(raw);
-  int ret = gnutls_x509_trust_list_add_system_trust(staging.get(), 0, 0);
+  Owned<gnutls_x509_trust_list_t> list(raw);
+  int ret = gnutls_x509_trust_list_add_system_trust(list.get(), 0, 0);
   if (ret == GNUTLS_E_UNIMPLEMENTED_FEATURE) {
     g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_MISC,
                         _("Could not load the system trust store: GnuTLS was built without one"));
@@ -129,24 +144,27 @@ std::unique_ptr<TrustStore> TrustStore::from_system(GError **error)
     return nullptr;
   }
 
-  // Move the anchors into a list whose certificates we can point at (those
-  // of the staging list are reachable only as copies), so each is parsed
-  // and held once per process.
-  std::vector<Owned<gnutls_x509_crt_t>> certs;
-  gnutls_x509_trust_list_iter_t iter = nullptr;
-  gnutls_x509_crt_t crt = nullptr;
-  while (gnutls_x509_trust_list_iter_get_ca(staging.get(), &iter, &crt) == 0)
-    certs.emplace_back(crt);
-  if (iter)
-    gnutls_x509_trust_list_iter_deinit(iter);
-
-  std::unique_ptr<TrustStore> store = create(kSystemHandlePrefix);
-  if (!store) {
-    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("Could not create a trust list"));
-    return nullptr;
-  }
-  store->adopt(std::move(certs));
+  g_debug("Loaded %d anchors from the system trust store", ret);
+  auto store = std::unique_ptr<TrustStore>(new TrustStore(std::move(list), kSystemHandlePrefix));
+  store->anchors_are_copies_ = true;
   return store;
+}
+
+const std::vector<gnutls_x509_crt_t> &TrustStore::anchors() const
+{
+  if (anchors_are_copies_) {
+    std::call_once(copy_once_, [this] {
+      gnutls_x509_trust_list_iter_t iter = nullptr;
+      gnutls_x509_crt_t crt = nullptr;
+      while (gnutls_x509_trust_list_iter_get_ca(list_.get(), &iter, &crt) == 0) {
+        copies_.emplace_back(crt);
+        anchors_.push_back(crt);
+      }
+      if (iter)
+        gnutls_x509_trust_list_iter_deinit(iter);
+    });
+  }
+  return anchors_;
 }
 
 std::unique_ptr<TrustStore> TrustStore::from_pem_file(const char *path, GError **error)
@@ -210,7 +228,7 @@ std::unique_ptr<TrustStore> TrustStore::from_pem_file(const char *path, GError *
 
 gnutls_x509_crt_t TrustStore::find_issuer(gnutls_x509_crt_t cert) const
 {
-  for (gnutls_x509_crt_t anchor : anchors_)
+  for (gnutls_x509_crt_t anchor : anchors())
     if (gnutls_x509_crt_check_issuer(cert, anchor))
       return anchor;
   return nullptr;
@@ -219,7 +237,7 @@ gnutls_x509_crt_t TrustStore::find_issuer(gnutls_x509_crt_t cert) const
 std::vector<gnutls_x509_crt_t> TrustStore::issued_by(const GByteArray *raw_dn) const
 {
   std::vector<gnutls_x509_crt_t> issued;
-  for (gnutls_x509_crt_t anchor : anchors_) {
+  for (gnutls_x509_crt_t anchor : anchors()) {
     gnutls_datum_t issuer{};
     if (gnutls_x509_crt_get_raw_issuer_dn(anchor, &issuer) < 0)
       continue;
@@ -232,8 +250,9 @@ std::vector<gnutls_x509_crt_t> TrustStore::issued_by(const GByteArray *raw_dn) c
 
 gnutls_x509_crt_t TrustStore::find_same(gnutls_x509_crt_t cert) const
 {
-  for (gnutls_x509_crt_t anchor : anchors_)
-    if (gnutls_x509_crt_equals(anchor, cert))
+  std::string der = der_of(cert);
+  for (gnutls_x509_crt_t anchor : anchors())
+    if (der_of(anchor) == der)
       return anchor;
   return nullptr;
 }
@@ -249,7 +268,7 @@ gnutls_x509_crt_t TrustStore::find_by_handle(const char *handle) const
   if (!g_str_has_prefix(handle, handle_prefix_.c_str()))
     return nullptr;
   const char *wanted = handle + handle_prefix_.size();
-  for (gnutls_x509_crt_t anchor : anchors_) {
+  for (gnutls_x509_crt_t anchor : anchors()) {
     CharPtr hex = sha256_hex(anchor);
     if (hex && g_ascii_strcasecmp(hex.get(), wanted) == 0)
       return anchor;
@@ -533,7 +552,6 @@ GTlsDatabase *database_get_system(void)
     std::unique_ptr<TrustStore> store = TrustStore::from_system(&error);
     if (store) {
       replace_store(database, std::move(store));
-      g_debug("System trust store loaded: %zu anchors", store_of(database).anchors().size());
     } else {
       g_warning("%s", error->message);
       g_error_free(error);

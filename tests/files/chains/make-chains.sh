@@ -45,7 +45,9 @@ ca_body() {
 key root;  tmpl root "$(ca_body 'Test Root CA' 1)"; self_signed root
 key inter; tmpl inter "$(ca_body 'Test Intermediate CA' 2)"; signed inter root
 
-# A server leaf: DNS names, a wildcard, IPv4 and IPv6 addresses.
+# A server leaf: DNS names, wildcards (one too wide, one partial, one that
+# looks like part of an IP address), an IP address written as a DNS name, and
+# IPv4 and IPv6 addresses.
 key server
 tmpl server "cn = \"server.test\"
 serial = 10
@@ -53,6 +55,8 @@ dns_name = \"server.test\"
 dns_name = \"*.wild.test\"
 dns_name = \"*.test\"
 dns_name = \"f*.partial.test\"
+dns_name = \"*.0.2.5\"
+dns_name = \"192.0.2.6\"
 ip_address = \"192.0.2.1\"
 ip_address = \"2001:db8::1\"
 tls_www_server
@@ -210,12 +214,21 @@ cat server.pem inter.pem root.pem >chain-redundant-root.pem
 cat cycleaf.pem cyca-by-b.pem cycb-by-a.pem >chain-cycle.pem
 cat srvonlyclient.pem srvonlyca.pem >chain-srvonly-client.pem
 cat strangerleaf.pem stranger.pem >chain-stranger.pem
+cat client.pem inter.pem >chain-client.pem
+cat cnonly.pem inter.pem >chain-cnonly.pem
+cat cnsan.pem inter.pem >chain-cnsan.pem
+cat iponly.pem inter.pem >chain-iponly.pem
+cat expired.pem inter.pem >chain-expired.pem
+cat future.pem inter.pem >chain-future.pem
+cat revoked.pem inter.pem >chain-revoked.pem
+cat huge.pem inter.pem >chain-huge.pem
 
 # Anchor files.
 cp root.pem anchors-root.pem
 cat root.pem inter-crl.pem >anchors-root-crl.pem
 cat cyca-self.pem >anchors-cycle.pem
 cat root.pem inter.pem server.pem client.pem cnonly.pem >anchors-several.pem
+cat root.pem inter.pem root.pem inter.pem >anchors-duplicates.pem
 printf 'this is not a certificate\n' >garbage.pem
 cat root.pem >anchors-broken.pem
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBroken/AAAA==\n-----END CERTIFICATE-----\n' >>anchors-broken.pem
