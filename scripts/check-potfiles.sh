@@ -1,0 +1,23 @@
+#!/bin/sh
+# Checks that po/POTFILES lists every module source that marks messages for
+# translation (_(), N_(), C_(), NC_()), and only files that exist. Run from
+# anywhere; `meson test --suite po` runs it.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+status=0
+for f in $(grep -lE '(^|[^A-Za-z0-9_])(N_|C_|NC_|_)\(' tls/*.cc tls/*.h 2>/dev/null); do
+  if ! grep -qx "$f" po/POTFILES; then
+    echo "po/POTFILES does not list $f, which has translatable messages"
+    status=1
+  fi
+done
+for f in $(grep -v '^#' po/POTFILES); do
+  if [ ! -f "$f" ]; then
+    echo "po/POTFILES lists $f, which does not exist"
+    status=1
+  fi
+done
+[ $status -eq 0 ] && echo "po/POTFILES is complete"
+exit $status
