@@ -278,6 +278,97 @@ void test_default_singleton()
   g_object_unref(a);
 }
 
+// The first system anchor, as GnuTLS itself loads it (the oracle here).
+GTlsCertificate *first_system_anchor(GByteArray **out_subject)
+{
+  gnutls_x509_trust_list_t list;
+  g_assert_cmpint(gnutls_x509_trust_list_init(&list, 0), ==, 0);
+  g_assert_cmpint(gnutls_x509_trust_list_add_system_trust(list, 0, 0), >, 0);
+  gnutls_x509_trust_list_iter_t iter = nullptr;
+  gnutls_x509_crt_t crt = nullptr;
+  g_assert_cmpint(gnutls_x509_trust_list_iter_get_ca(list, &iter, &crt), ==, 0);
+  gnutls_x509_trust_list_iter_deinit(iter);
+  gnutls_datum_t der{}, dn{};
+  g_assert_cmpint(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), ==, 0);
+  g_assert_cmpint(gnutls_x509_crt_get_raw_dn(crt, &dn), ==, 0);
+  *out_subject = g_byte_array_new();
+  g_byte_array_append(*out_subject, dn.data, dn.size);
+  GByteArray *bytes = g_byte_array_new();
+  g_byte_array_append(bytes, der.data, der.size);
+  GError *error = nullptr;
+  GType type = g_tls_backend_get_certificate_type(g_tls_backend_get_default());
+  auto *cert = static_cast<GTlsCertificate *>(
+      g_initable_new(type, nullptr, &error, "certificate", bytes, nullptr));
+  g_assert_no_error(error);
+  g_byte_array_unref(bytes);
+  gnutls_free(dn.data);
+  gnutls_free(der.data);
+  gnutls_x509_crt_deinit(crt);
+  gnutls_x509_trust_list_deinit(list, 1);
+  return cert;
+}
+
+struct HandleRace {
+  GTlsDatabase *db;
+  GTlsCertificate *cert;
+};
+
+gpointer create_handle(gpointer data)
+{
+  auto *race = static_cast<HandleRace *>(data);
+  return g_tls_database_create_certificate_handle(race->db, race->cert);
+}
+
+void test_default_lookups()
+{
+  GTlsDatabase *db = g_tls_backend_get_default_database(g_tls_backend_get_default());
+  GByteArray *subject = nullptr;
+  GTlsCertificate *anchor = first_system_anchor(&subject);
+
+  // Threads race for the first lookup (the anchors are listed on first use).
+  HandleRace race{db, anchor};
+  GThread *threads[6];
+  for (GThread *&t : threads)
+    t = g_thread_new("handle", create_handle, &race);
+  char *handle = nullptr;
+  for (GThread *t : threads) {
+    auto *h = static_cast<char *>(g_thread_join(t));
+    g_assert_nonnull(h);
+    g_assert_true(g_str_has_prefix(h, "system-trust:#"));
+    if (handle)
+      g_assert_cmpstr(h, ==, handle);
+    g_free(handle);
+    handle = h;
+  }
+
+  GError *error = nullptr;
+  GTlsCertificate *found = g_tls_database_lookup_certificate_for_handle(
+      db, handle, nullptr, G_TLS_DATABASE_LOOKUP_NONE, nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_true(g_tls_certificate_is_same(found, anchor));
+  g_object_unref(found);
+
+  GTlsCertificate *issuer = g_tls_database_lookup_certificate_issuer(
+      db, anchor, nullptr, G_TLS_DATABASE_LOOKUP_NONE, nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(issuer);
+  g_object_unref(issuer);
+
+  GList *issued = g_tls_database_lookup_certificates_issued_by(
+      db, subject, nullptr, G_TLS_DATABASE_LOOKUP_NONE, nullptr, &error);
+  g_assert_no_error(error);
+  bool listed = false;
+  for (GList *l = issued; l; l = l->next)
+    listed = listed || g_tls_certificate_is_same(G_TLS_CERTIFICATE(l->data), anchor);
+  g_assert_true(listed);
+  g_list_free_full(issued, g_object_unref);
+
+  g_free(handle);
+  g_byte_array_unref(subject);
+  g_object_unref(anchor);
+  g_object_unref(db);
+}
+
 void test_default_verify()
 {
   GTlsDatabase *db = g_tls_backend_get_default_database(g_tls_backend_get_default());
@@ -753,6 +844,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, nullptr);
 
   g_test_add_func("/database/default/singleton", test_default_singleton);
+  g_test_add_func("/database/default/lookups", test_default_lookups);
   g_test_add_func("/database/default/verify", test_default_verify);
   g_test_add_func("/database/file/anchors-property", test_file_anchors_property);
   g_test_add_func("/database/file/missing", test_file_missing);

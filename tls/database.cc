@@ -322,6 +322,8 @@ void free_certificate_list(gpointer list) noexcept
 static void gtg_database_init(GtgDatabase *self)
 {
   self->store = TrustStore::empty().release();
+  if (!self->store)  // gnutls_x509_trust_list_init fails only when memory runs out
+    g_error("Could not create a GnuTLS trust list");
 }
 
 static void gtg_database_finalize(GObject *object) noexcept
