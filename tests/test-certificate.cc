@@ -975,6 +975,29 @@ void test_pkcs11_pin_retry()
   g_object_unref(interaction);
 }
 
+// Without private-key-pkcs11-uri, the key next to the certificate is used.
+void test_pkcs11_key_beside_certificate()
+{
+  if (softhsm_dir.empty()) {
+    g_test_skip("SoftHSM (softhsm2) is not installed");
+    return;
+  }
+  const char *pins[] = {kTokenPin, nullptr};
+  std::vector<GTlsPasswordFlags> requests;
+  GTlsInteraction *interaction = scripted_interaction_new(pins, &requests);
+  GError *error = nullptr;
+  GTlsCertificate *cert = g_tls_certificate_new_from_pkcs11_uris(kCertUri, nullptr, &error);
+  g_assert_no_error(error);
+  char *key_uri = nullptr;
+  g_object_get(cert, "private-key-pkcs11-uri", &key_uri, nullptr);
+  g_assert_null(key_uri);
+  error = handshake_with_token_key(cert, interaction);
+  g_assert_no_error(error);
+  g_assert_cmpuint(requests.size(), ==, 1);
+  g_object_unref(cert);
+  g_object_unref(interaction);
+}
+
 void test_pkcs11_pin_bounded()
 {
   if (softhsm_dir.empty()) {
@@ -1058,6 +1081,7 @@ int main(int argc, char **argv)
   g_test_add_func("/certificate/pkcs11/missing-object", test_pkcs11_missing_object);
   g_test_add_func("/certificate/pkcs11/pin-retry", test_pkcs11_pin_retry);
   g_test_add_func("/certificate/pkcs11/pin-bounded", test_pkcs11_pin_bounded);
+  g_test_add_func("/certificate/pkcs11/key-beside-certificate", test_pkcs11_key_beside_certificate);
   g_test_add_func("/certificate/pkcs11/pin-without-interaction", test_pkcs11_pin_without_interaction);
 
   int result = g_test_run();

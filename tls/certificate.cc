@@ -8,7 +8,7 @@
 // g_object_new (glib-networking's tests do). Afterwards the certificate is
 // immutable, apart from the signing identity cache (built on first use, under
 // identity_lock) and the interaction that answers PKCS#11 PIN requests
-// (replaced by each caller, under interaction_lock).
+// (replaced by each caller of certificate_get_signing_identity).
 #include "config.h"
 
 #include "certificate.h"
@@ -22,6 +22,8 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace gtg {
@@ -44,6 +46,23 @@ struct ConstructInput {
   CharPtr private_key_pem;
   Owned<GBytes *> pkcs12_data;
   CharPtr password;
+};
+
+// A weak reference to a GTlsInteraction.
+class WeakInteraction {
+public:
+  WeakInteraction() { g_weak_ref_init(&ref_, nullptr); }
+  WeakInteraction(const WeakInteraction &) = delete;
+  WeakInteraction &operator=(const WeakInteraction &) = delete;
+  ~WeakInteraction() { g_weak_ref_clear(&ref_); }
+  void set(GTlsInteraction *interaction) { g_weak_ref_set(&ref_, interaction); }
+  Ref<GTlsInteraction> get()
+  {
+    return Ref<GTlsInteraction>::adopt(static_cast<GTlsInteraction *>(g_weak_ref_get(&ref_)));
+  }
+
+private:
+  GWeakRef ref_;
 };
 
 // The connection-facing cache of certificate_get_signing_identity.
@@ -74,8 +93,11 @@ struct CertificateState {
   std::mutex identity_lock;
   std::unique_ptr<SigningCache> identity;  // (nullable) guarded by identity_lock
 
-  std::mutex interaction_lock;
-  Ref<GTlsInteraction> interaction;  // (nullable) guarded by interaction_lock
+  // Who answers PIN requests for the key: the interaction of the connection
+  // that last asked for the signing identity. Weak, because connections hold
+  // their certificate and applications often let the interaction hold the
+  // connection; GWeakRef is thread-safe.
+  WeakInteraction interaction;
 };
 
 }  // namespace
@@ -683,11 +705,7 @@ int ask_pin(void *userdata, int attempt, const char *token_url, const char *toke
   if (attempt >= kMaxPinAttempts)
     return GNUTLS_E_PKCS11_PIN_ERROR;
 
-  Ref<GTlsInteraction> interaction;
-  {
-    std::lock_guard<std::mutex> lock(state.interaction_lock);
-    interaction = state.interaction.copy();
-  }
+  Ref<GTlsInteraction> interaction = state.interaction.get();
   if (!interaction)
     return GNUTLS_E_PKCS11_PIN_ERROR;
 
@@ -713,6 +731,29 @@ int ask_pin(void *userdata, int attempt, const char *token_url, const char *toke
   return 0;
 }
 
+// Without private-key-pkcs11-uri, the key is the private key object next to
+// the certificate: the same URI, with "type=cert" (if present) changed to
+// "type=private". nullptr for nullptr.
+char *key_uri_for_certificate_uri(const char *uri)
+{
+  if (!uri)
+    return nullptr;
+  static constexpr std::string_view kCertType = "type=cert";
+  std::string key_uri(uri);
+  size_t path_end = key_uri.find('?');  // the attributes end at the query, if any
+  for (size_t at = key_uri.find(kCertType); at != std::string::npos && at < path_end;
+       at = key_uri.find(kCertType, at + 1)) {
+    size_t after = at + kCertType.size();
+    bool starts_attribute = at > 0 && (key_uri[at - 1] == ':' || key_uri[at - 1] == ';');
+    bool ends_attribute = after == key_uri.size() || key_uri[after] == ';' || key_uri[after] == '?';
+    if (starts_attribute && ends_attribute) {
+      key_uri.replace(at, kCertType.size(), "type=private");
+      break;
+    }
+  }
+  return g_strdup(key_uri.c_str());
+}
+
 bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
                          std::unique_ptr<SigningCache> *out_cache, GError **error)
 {
@@ -721,8 +762,8 @@ bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
   gnutls_privkey_t key_raw = nullptr;
   gnutls_privkey_init(&key_raw);
   cache->key.reset(key_raw);
-  const char *key_uri = state.private_key_pkcs11_uri ? state.private_key_pkcs11_uri.get()
-                                                     : state.pkcs11_uri.get();
+  CharPtr key_uri(state.private_key_pkcs11_uri ? g_strdup(state.private_key_pkcs11_uri.get())
+                                               : key_uri_for_certificate_uri(state.pkcs11_uri.get()));
   if (state.key) {
     int status = gnutls_privkey_import_x509(cache->key.get(), state.key.get(),
                                             GNUTLS_PRIVKEY_IMPORT_COPY);
@@ -733,10 +774,10 @@ bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
     }
   } else if (key_uri) {
     gnutls_privkey_set_pin_function(cache->key.get(), ask_pin, &state);
-    int status = gnutls_privkey_import_url(cache->key.get(), key_uri, 0);
+    int status = gnutls_privkey_import_url(cache->key.get(), key_uri.get(), 0);
     if (status != 0) {
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
-                  _("Could not load the PKCS #11 private key %s: %s"), key_uri,
+                  _("Could not load the PKCS #11 private key %s: %s"), key_uri.get(),
                   gnutls_strerror(status));
       return false;
     }
@@ -804,16 +845,18 @@ bool certificate_get_signing_identity(GTlsCertificate *cert, GTlsInteraction *in
                                       SigningIdentity *out_identity, GError **error)
 {
   GtgCertificate *self = as_gtg(cert);
-  if (!self || !self->state.cert) {
+  if (!self) {
     g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
                         _("The certificate was not created by this TLS backend"));
     return false;
   }
-  CertificateState &state = self->state;
-  {
-    std::lock_guard<std::mutex> lock(state.interaction_lock);
-    state.interaction = Ref<GTlsInteraction>::retain(interaction);
+  if (!self->state.cert) {
+    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                        _("The certificate could not be parsed, so it cannot be used"));
+    return false;
   }
+  CertificateState &state = self->state;
+  state.interaction.set(interaction);
 
   std::lock_guard<std::mutex> lock(state.identity_lock);
   if (!state.identity && !build_signing_cache(cert, state, &state.identity, error))
@@ -834,16 +877,6 @@ static void gtg_certificate_init(GtgCertificate *self)
   new (&self->state) gtg::CertificateState();
 }
 
-static void gtg_certificate_dispose(GObject *object) noexcept
-{
-  gtg::CertificateState &state = gtg::state_of(object);
-  {
-    std::lock_guard<std::mutex> lock(state.interaction_lock);
-    state.interaction.reset();
-  }
-  G_OBJECT_CLASS(gtg_certificate_parent_class)->dispose(object);
-}
-
 static void gtg_certificate_finalize(GObject *object) noexcept
 {
   gtg::state_of(object).~CertificateState();
@@ -856,7 +889,6 @@ static void gtg_certificate_class_init(GtgCertificateClass *klass)
   object_class->get_property = gtg::get_property;
   object_class->set_property = gtg::set_property;
   object_class->constructed = gtg::constructed;
-  object_class->dispose = gtg_certificate_dispose;
   object_class->finalize = gtg_certificate_finalize;
   G_TLS_CERTIFICATE_CLASS(klass)->verify = gtg::verify;
 
