@@ -21,6 +21,8 @@ gnutls_priority_t session_priority()
     gnutls_priority_t p = nullptr;
     const char *env = g_getenv("G_TLS_GNUTLS_PRIORITY");
     const char *err_pos = nullptr;
+    if (env && !*env)
+      env = nullptr;
     if (env && gnutls_priority_init2(&p, env, &err_pos, 0) == GNUTLS_E_SUCCESS)
       return p;
     if (env)
@@ -405,9 +407,10 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
   }
 
   if (own_certificate_error_) {
+    // A local configuration error, not a protocol one: no alert, so that the
+    // peer reports NOT_TLS as with glib-networking (a TLS 1.2 GnuTLS server
+    // reads any alert here as "no certificate").
     g_propagate_error(error, own_certificate_error_.release());
-    if (session_)
-      gnutls_alert_send_appropriate(session_.get(), ret);
     return;
   }
 
@@ -506,8 +509,19 @@ StepResult ConnectionCore::handshake_step(GError **error)
     }
     if (ret == GNUTLS_E_AGAIN)
       return StepResult::Again;
-    if (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_GOT_APPLICATION_DATA)
+    if (ret == GNUTLS_E_INTERRUPTED)
       continue;
+    if (ret == GNUTLS_E_GOT_APPLICATION_DATA) {
+      // The peer sent data before it saw our renegotiation request: keep it
+      // for the next read, as GnuTLS requires it be read before continuing.
+      guint8 chunk[16384];
+      ssize_t n = gnutls_record_recv(session_.get(), chunk, sizeof chunk);
+      if (n > 0) {
+        std::lock_guard lock(app_data_mutex_);
+        held_app_data_.insert(held_app_data_.end(), chunk, chunk + n);
+      }
+      continue;
+    }
     if (ret == GNUTLS_E_WARNING_ALERT_RECEIVED &&
         gnutls_alert_get(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
       continue;
@@ -847,6 +861,15 @@ bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellabl
       }
       switch (handshake_state_) {
       case HandshakeState::Done:
+        if (side == Side::Write && peer_renegotiation_) {
+          // No application data while the read side renegotiates.
+          if (!blocking) {
+            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+            return false;
+          }
+          changed_.wait(lock);
+          continue;
+        }
         if (rehandshake_pending_ && !blocking) {
           g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
           return false;
@@ -910,7 +933,7 @@ GSource *ConnectionCore::gate_source(GCancellable *cancellable)
   GSource *source = plain_source_new("GioTlsGnutls gate");
   {
     std::lock_guard lock(mutex_);
-    if (handshake_state_ == HandshakeState::Running && !handshake_parked_)
+    if ((handshake_state_ == HandshakeState::Running && !handshake_parked_) || peer_renegotiation_)
       gate_sources_.push_back(static_cast<GSource *>(g_source_ref(source)));
     else
       g_source_set_ready_time(source, 0);
@@ -926,22 +949,62 @@ GSource *ConnectionCore::gate_source(GCancellable *cancellable)
 
 // ----- Records -----
 
+bool ConnectionCore::has_held_app_data()
+{
+  std::lock_guard lock(app_data_mutex_);
+  return !held_app_data_.empty();
+}
+
+gssize ConnectionCore::take_held_app_data(void *buffer, gsize size)
+{
+  std::lock_guard lock(app_data_mutex_);
+  gsize n = std::min(size, held_app_data_.size());
+  if (n == 0)
+    return 0;
+  memcpy(buffer, held_app_data_.data(), n);
+  held_app_data_.erase(held_app_data_.begin(), held_app_data_.begin() + static_cast<long>(n));
+  return static_cast<gssize>(n);
+}
+
+void ConnectionCore::set_peer_renegotiation(bool running)
+{
+  std::vector<GSource *> sources;
+  {
+    std::lock_guard lock(mutex_);
+    peer_renegotiation_ = running;
+    if (!running)
+      sources.swap(gate_sources_);
+  }
+  if (running)
+    return;
+  changed_.notify_all();
+  for (GSource *source : sources) {
+    g_source_set_ready_time(source, 0);
+    g_source_unref(source);
+  }
+}
+
 gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellable *cancellable,
                             GError **error)
 {
   Wait wait = Wait::Readable;
   if (!begin_io(Side::Read, blocking, cancellable, &wait, error))
     return -1;
+  if (gssize held = take_held_app_data(buffer, size); held > 0) {
+    end_io(Side::Read);
+    return held;
+  }
   gssize result = -1;
   transport_->set_input_mode(blocking, cancellable);
-  bool renegotiating = false;
   Step step = [&](GError **e) -> StepResult {
     for (;;) {
-      if (renegotiating) {
+      if (peer_renegotiation_) {
+        // The server asked for renegotiation (TLS 1.2): it runs inside reads,
+        // across nonblocking calls, until done.
         StepResult r = handshake_step(e);
         if (r != StepResult::Done)
           return r;
-        renegotiating = false;
+        set_peer_renegotiation(false);
         finish_handshake();
       }
       ssize_t n = gnutls_record_recv(session_.get(), buffer, size);
@@ -960,7 +1023,7 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
           gnutls_alert_send(session_.get(), GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
           continue;
         }
-        renegotiating = true;
+        set_peer_renegotiation(true);
         continue;
       case GNUTLS_E_PREMATURE_TERMINATION:
         if (!require_close_notify) {
@@ -1042,6 +1105,10 @@ bool ConnectionCore::is_ready(Side side)
     if (handshake_state_ != HandshakeState::Done)
       return false;
   }
+  if (side == Side::Write && peer_renegotiation_)
+    return false;
+  if (side == Side::Read && has_held_app_data())
+    return true;
   if (side == Side::Read)
     return gnutls_record_check_pending(session_.get()) > 0 || transport_->has_buffered_input() ||
            transport_->base_ready(Wait::Readable);
@@ -1052,7 +1119,8 @@ GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
 {
   {
     std::lock_guard lock(mutex_);
-    bool busy = handshake_state_ == HandshakeState::Running && !handshake_parked_;
+    bool busy = (handshake_state_ == HandshakeState::Running && !handshake_parked_) ||
+                (side == Side::Write && peer_renegotiation_);
     if (!busy) {
       Wait wait = side == Side::Read ? Wait::Readable : Wait::Writable;
       if (handshake_state_ == HandshakeState::Running || handshake_state_ == HandshakeState::NotStarted)
@@ -1062,7 +1130,7 @@ GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
       bool ready_now = handshake_state_ == HandshakeState::Failed ||
                        (side == Side::Read ? read_closed_ : write_closed_) ||
                        (handshake_state_ == HandshakeState::Done && side == Side::Read &&
-                        (gnutls_record_check_pending(session_.get()) > 0 ||
+                        (has_held_app_data() || gnutls_record_check_pending(session_.get()) > 0 ||
                          transport_->has_buffered_input()));
       if (!ready_now)
         return transport_->create_source(wait, cancellable);

@@ -151,6 +151,12 @@ private:
   // nonblocking and it must wait; *out_wait then says for what).
   bool begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait, GError **error);
   void end_io(Side side);
+  // Marks a renegotiation the server started as running inside reads
+  // (writers wait) or finished (writers resume).
+  void set_peer_renegotiation(bool running);
+  // Application data that arrived during a renegotiation we requested.
+  bool has_held_app_data();
+  gssize take_held_app_data(void *buffer, gsize size);
   // Claims the handshake role; without blocking, WOULD_BLOCK if another
   // handshake runs.
   bool claim_handshake(bool blocking, GError **error);
@@ -166,14 +172,19 @@ private:
   Ref<GTlsDatabase> session_database_;  // keeps the server credentials alive
   GCancellable *op_cancellable_ = nullptr;  // (unowned) of the running handshake
   bool rehandshaking_ = false;
+
   Rehandshake rehandshake_kind_ = Rehandshake::Full;
   std::vector<guint8> copied_session_;  // from copy_session_state
   std::string rejected_detail_;          // why verify_peer rejected the peer
   ErrorPtr own_certificate_error_;       // why our certificate could not be used
 
+  std::mutex app_data_mutex_;
+  std::vector<guint8> held_app_data_;  // guarded by app_data_mutex_
+
   std::mutex mutex_;
   std::condition_variable changed_;
   HandshakeState handshake_state_ = HandshakeState::NotStarted;
+  bool peer_renegotiation_ = false;  // a HelloRequest is being answered inside reads
   bool handshake_parked_ = false;
   GThread *handshake_thread_ = nullptr;  // (unowned) the thread running the handshake   // a nonblocking implicit handshake waits for I/O
   Wait parked_wait_ = Wait::Readable;

@@ -78,6 +78,11 @@ Progress advance(Transport &transport, const Step &step, bool &stepped_to_done,
       flush_best_effort(transport);
       return Progress::Failed;
     case StepResult::Again:
+      if (transport.has_io_error()) {
+        // A recoverable transport error (timeout, cancellation) GnuTLS saw as "again".
+        g_propagate_error(error, transport.take_io_error());
+        return Progress::Failed;
+      }
       if (transport.has_pending_output() || transport.has_buffered_input())
         continue;
       *out_wait = Wait::Readable;

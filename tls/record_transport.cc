@@ -119,6 +119,12 @@ void StreamTransport::set_io_error(GError *error)
     io_error_ = error;
 }
 
+bool StreamTransport::has_io_error()
+{
+  std::lock_guard lock(error_mutex_);
+  return io_error_ != nullptr;
+}
+
 GError *StreamTransport::take_io_error()
 {
   std::lock_guard lock(error_mutex_);
@@ -152,9 +158,15 @@ ssize_t StreamTransport::fill()
     errno = EAGAIN;
     return -1;
   }
+  // A timeout or a cancellation ends the operation, not the session: GnuTLS
+  // sees "again" (it would invalidate the session on an I/O error) and the
+  // driver reports the real error.
+  bool recoverable = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+                     g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   set_io_error(error);
-  gnutls_transport_set_errno(session_, EIO);
-  errno = EIO;
+  int code = recoverable ? EAGAIN : EIO;
+  gnutls_transport_set_errno(session_, code);
+  errno = code;
   return -1;
 }
 

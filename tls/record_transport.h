@@ -37,6 +37,7 @@ public:
   bool wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error) override;
   GSource *create_source(Wait what, GCancellable *cancellable) override;
   GError *take_io_error() override;
+  bool has_io_error() override;
   bool saw_eof() override { return eof_; }
   void set_input_mode(bool blocking, GCancellable *cancellable) override;
 

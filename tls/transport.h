@@ -49,6 +49,8 @@ public:
   // the caller (nullptr if none). GnuTLS only sees "I/O error"; this is the
   // real cause (connection reset, timed out, cancelled, ...).
   virtual GError *take_io_error() = 0;
+  // Whether take_io_error would return an error.
+  virtual bool has_io_error() = 0;
   // Set by pull when the base transport reported end of stream.
   virtual bool saw_eof() = 0;
 
