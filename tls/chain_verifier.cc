@@ -1,3 +1,4 @@
+// ChainVerifier and the identity rules: see chain_verifier.h.
 #include "config.h"
 
 #include "chain_verifier.h"
@@ -259,6 +260,8 @@ bool reference_identity_of(GSocketConnectable *identity, ReferenceIdentity *out)
   std::string h = host;
   if (h.size() > 2 && h.front() == '[' && h.back() == ']')
     h = h.substr(1, h.size() - 2);
+  if (!h.empty() && h.back() == '.')  // an absolute name: "192.0.2.1." is still an address
+    h.pop_back();
   if (g_hostname_is_ip_address(h.c_str())) {
     out->ip = Ref<GInetAddress>::adopt(g_inet_address_new_from_string(h.c_str()));
     return static_cast<bool>(out->ip);
@@ -267,8 +270,6 @@ bool reference_identity_of(GSocketConnectable *identity, ReferenceIdentity *out)
   if (!ascii)
     return false;
   out->name = ascii_lower(ascii.get());
-  if (!out->name.empty() && out->name.back() == '.')
-    out->name.pop_back();
   return !out->name.empty();
 }
 
