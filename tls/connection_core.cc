@@ -970,13 +970,16 @@ void ConnectionCore::set_peer_renegotiation(bool running)
 {
   std::vector<GSource *> sources;
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     peer_renegotiation_ = running;
-    if (!running)
-      sources.swap(gate_sources_);
+    if (running) {
+      // A writer of another thread may be inside gnutls_record_send; GnuTLS
+      // must not change keys under it. Writers only wait for flow control.
+      changed_.wait(lock, [this] { return !writing_; });
+      return;
+    }
+    sources.swap(gate_sources_);
   }
-  if (running)
-    return;
   changed_.notify_all();
   for (GSource *source : sources) {
     g_source_set_ready_time(source, 0);
