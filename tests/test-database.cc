@@ -166,6 +166,8 @@ const VerifyCase kVerifyCases[] = {
     {"bad-combo", "anchors-root.pem", "chain-stranger.pem", kServer, "other.test",
      kUnknownCa | kExpired | kBadIdentity},
     {"revoked", "anchors-root-crl.pem", "chain-revoked.pem", kServer, "revoked.test", kRevoked},
+    {"insecure", "anchors-root.pem", "chain-sha1.pem", kServer, "sha1.test",
+     G_TLS_CERTIFICATE_INSECURE},
     {"crl-not-revoked", "anchors-root-crl.pem", "chain-ordered.pem", kServer, "server.test", 0},
     // Purpose (extended key usage).
     {"server-as-client", "anchors-root.pem", "chain-ordered.pem", kClient, nullptr, kGeneric},
@@ -828,6 +830,15 @@ void test_debug_detail()
   g_assert_false(debug_line_contains({"CN=Test Intermediate CA"}));
   g_object_unref(chain);
   g_object_unref(crl_db);
+
+  module_debug_lines.clear();
+  chain = load_chain("chain-sha1.pem");
+  g_tls_database_verify_chain(db, chain, kServer, nullptr, nullptr, G_TLS_DATABASE_VERIFY_NONE,
+                              nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_true(debug_line_contains({"CN=sha1.test", "insecure algorithm"}));
+  g_assert_false(debug_line_contains({"CN=Test Intermediate CA"}));
+  g_object_unref(chain);
 
   // A good chain logs no rejection.
   module_debug_lines.clear();

@@ -193,6 +193,16 @@ key huge
 } >huge.tmpl
 signed huge inter
 
+# A leaf signed with SHA-1, which GnuTLS considers broken for signatures.
+key sha1
+tmpl sha1 "cn = \"sha1.test\"
+serial = 500
+dns_name = \"sha1.test\"
+signing_key
+$valid"
+certtool --generate-certificate --hash SHA1 --load-privkey sha1-key.pem --template sha1.tmpl \
+  --load-ca-certificate inter.pem --load-ca-privkey inter-key.pem --outfile sha1.pem 2>/dev/null
+
 # A revoked leaf and a CRL from the intermediate saying so.
 key revoked
 tmpl revoked "cn = \"revoked.test\"
@@ -222,6 +232,7 @@ cat expired.pem inter.pem >chain-expired.pem
 cat future.pem inter.pem >chain-future.pem
 cat revoked.pem inter.pem >chain-revoked.pem
 cat huge.pem inter.pem >chain-huge.pem
+cat sha1.pem inter.pem >chain-sha1.pem
 
 # Anchor files.
 cp root.pem anchors-root.pem
