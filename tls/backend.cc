@@ -22,7 +22,10 @@ static void gtg_backend_init(GtgBackend *) {}
 static void gtg_backend_class_init(GtgBackendClass *) {}
 
 static gboolean supports_tls(GTlsBackend *) noexcept { return TRUE; }
-static gboolean supports_dtls(GTlsBackend *) noexcept { return TRUE; }
+// FALSE while the DTLS connection types are placeholders that fail to
+// construct: the backend must not claim what it cannot do. It becomes TRUE
+// with the DTLS connections.
+static gboolean supports_dtls(GTlsBackend *) noexcept { return FALSE; }
 
 static GTlsDatabase *get_default_database(GTlsBackend *) noexcept
 {
