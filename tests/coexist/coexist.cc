@@ -90,9 +90,6 @@ void test_types_distinct()
     }
   }
   g_assert_true(g_tls_backend_supports_tls(ours));
-  // DTLS connections are placeholders until the DTLS issue lands; the
-  // backend says so instead of claiming support.
-  g_assert_false(g_tls_backend_supports_dtls(ours));
   g_object_unref(ours);
   g_object_unref(theirs);
 }
