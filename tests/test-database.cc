@@ -103,7 +103,8 @@ GAsyncResult *wait_for(GMainContext *context, GAsyncResult **slot)
 
 // --- captured debug lines of the module
 
-std::vector<std::string> module_debug_lines;
+std::vector<std::string> module_debug_lines;  // guarded by module_debug_lock
+GMutex module_debug_lock;
 
 GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                                 gpointer) noexcept
@@ -116,8 +117,10 @@ GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, g
     else if (strcmp(fields[i].key, "MESSAGE") == 0)
       message = static_cast<const char *>(fields[i].value);
   }
-  if ((level & G_LOG_LEVEL_DEBUG) && domain && strcmp(domain, "GioTlsGnutls") == 0 && message)
+  if ((level & G_LOG_LEVEL_DEBUG) && domain && strcmp(domain, "GioTlsGnutls") == 0 && message) {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&module_debug_lock);
     module_debug_lines.emplace_back(message);
+  }
   return g_log_writer_default(level, fields, n_fields, nullptr);
 }
 
@@ -783,6 +786,43 @@ void test_interaction()
   g_object_unref(db);
 }
 
+struct SharedVerify {
+  GTlsDatabase *db;
+  GTlsCertificate *good;
+  GTlsCertificate *bad;
+};
+
+gpointer verify_many(gpointer data)
+{
+  auto *shared = static_cast<SharedVerify *>(data);
+  GSocketConnectable *identity = make_identity("server.test");
+  for (int i = 0; i < 25; ++i) {
+    g_assert_cmphex(g_tls_database_verify_chain(shared->db, shared->good, kServer, identity, nullptr,
+                                                G_TLS_DATABASE_VERIFY_NONE, nullptr, nullptr),
+                    ==, 0);
+    g_assert_cmphex(g_tls_database_verify_chain(shared->db, shared->bad, kServer, identity, nullptr,
+                                                G_TLS_DATABASE_VERIFY_NONE, nullptr, nullptr),
+                    ==, kUnknownCa | kExpired | kBadIdentity);
+  }
+  g_object_unref(identity);
+  return nullptr;
+}
+
+// One database and the same certificates used from several threads at once.
+void test_threads()
+{
+  SharedVerify shared{load_database("anchors-root.pem"), load_chain("chain-unordered.pem"),
+                      load_chain("chain-stranger.pem")};
+  GThread *threads[4];
+  for (GThread *&t : threads)
+    t = g_thread_new("verify", verify_many, &shared);
+  for (GThread *t : threads)
+    g_thread_join(t);
+  g_object_unref(shared.bad);
+  g_object_unref(shared.good);
+  g_object_unref(shared.db);
+}
+
 bool debug_line_contains(const std::vector<const char *> &needles)
 {
   for (const std::string &line : module_debug_lines) {
@@ -878,6 +918,7 @@ int main(int argc, char **argv)
   g_test_add_func("/database/async/delivery", test_async_delivery);
   g_test_add_func("/database/cancelled", test_cancelled);
   g_test_add_func("/database/interaction", test_interaction);
+  g_test_add_func("/database/threads", test_threads);
   g_test_add_func("/database/debug-detail", test_debug_detail);
   return g_test_run();
 }
