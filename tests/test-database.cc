@@ -159,6 +159,10 @@ const VerifyCase kVerifyCases[] = {
     {"huge", "anchors-root.pem", "chain-huge.pem", kServer, "huge.test", 0},
     {"huge-other-name", "anchors-root.pem", "chain-huge.pem", kServer, "name77.huge.test", 0},
     {"huge-bad-name", "anchors-root.pem", "chain-huge.pem", kServer, "name999.huge.test", kBadIdentity},
+    {"issuer-not-ca", "anchors-root.pem", "chain-byleaf.pem", kClient, nullptr, kUnknownCa},
+    // ...and the client certificate acting as its issuer is not for servers.
+    {"issuer-not-ca-purpose", "anchors-root.pem", "chain-byleaf.pem", kServer, "byleaf.test",
+     kUnknownCa | kGeneric},
     {"self-signed", "anchors-root.pem", "stranger.pem", kServer, nullptr, kUnknownCa},
     {"wrong-root", "anchors-cycle.pem", "chain-redundant-root.pem", kServer, "server.test", kUnknownCa},
     // Times, revocation.
@@ -878,6 +882,14 @@ void test_debug_detail()
   g_assert_no_error(error);
   g_assert_true(debug_line_contains({"CN=sha1.test", "insecure algorithm"}));
   g_assert_false(debug_line_contains({"CN=Test Intermediate CA"}));
+  g_object_unref(chain);
+
+  module_debug_lines.clear();
+  chain = load_chain("chain-byleaf.pem");
+  g_tls_database_verify_chain(db, chain, kServer, nullptr, nullptr, G_TLS_DATABASE_VERIFY_NONE,
+                              nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_true(debug_line_contains({"CN=byleaf.test", "not allowed to issue"}));
   g_object_unref(chain);
 
   // A good chain logs no rejection.

@@ -96,6 +96,9 @@ unsigned failures_of_status(unsigned status)
   }
   if ((status & ~known) != 0 || ((status & GNUTLS_CERT_INVALID) && failures == 0))
     failures |= kOther;
+  // GnuTLS reports an issuer that is no CA as a constraint failure too.
+  if (failures & kIssuerNotCa)
+    failures &= ~kConstraints;
   return failures;
 }
 
@@ -378,10 +381,10 @@ public:
 private:
   void collect(GTlsCertificate *chain);
   void build_path();
-  unsigned gnutls_status(size_t first, const char *purpose) const;
+  unsigned gnutls_status(size_t first) const;
   void attribute_untrusted_top();
   void attribute_times(unsigned reported);
-  void attribute_purpose(const char *purpose, unsigned reported);
+  void check_purpose(const char *purpose);
   void attribute_by_subchains(unsigned reported);
   unsigned all_failures() const;
   std::string sentence(gnutls_x509_crt_t crt, unsigned failures, const char *purpose,
@@ -461,15 +464,12 @@ void ChainVerifier::build_path()
 }
 
 // GnuTLS's verdict on path_[first..].
-unsigned ChainVerifier::gnutls_status(size_t first, const char *purpose) const
+unsigned ChainVerifier::gnutls_status(size_t first) const
 {
-  gnutls_typed_vdata_st vdata{GNUTLS_DT_KEY_PURPOSE_OID,
-                              reinterpret_cast<unsigned char *>(const_cast<char *>(purpose)), 0};
   unsigned status = 0;
   int ret = gnutls_x509_trust_list_verify_crt2(
       anchors_, const_cast<gnutls_x509_crt_t *>(path_.data() + first),
-      static_cast<unsigned>(path_.size() - first), purpose ? &vdata : nullptr, purpose ? 1 : 0, 0,
-      &status, nullptr);
+      static_cast<unsigned>(path_.size() - first), nullptr, 0, 0, &status, nullptr);
   if (ret < 0)
     return GNUTLS_CERT_INVALID;
   return status;
@@ -479,11 +479,11 @@ GTlsCertificateFlags ChainVerifier::verify(const char *purpose, GSocketConnectab
 {
   if (path_.empty())
     return flags_of(kUnparsable);
-  unsigned reported = failures_of_status(gnutls_status(0, purpose));
+  unsigned reported = failures_of_status(gnutls_status(0));
   if (reported & kUntrustedIssuer)
     attribute_untrusted_top();
   attribute_times(reported);
-  attribute_purpose(purpose, reported);
+  check_purpose(purpose);
   attribute_by_subchains(reported & (kIssuerNotCa | kRevoked | kInsecure | kSignature |
                                      kConstraints | kOther));
   if (identity && verify_identity(path_[0], identity))
@@ -524,23 +524,18 @@ void ChainVerifier::attribute_times(unsigned reported)
     failures_[0] |= kChainExpired;
 }
 
-void ChainVerifier::attribute_purpose(const char *purpose, unsigned reported)
+// The extended key usage is checked here rather than by GnuTLS, which stops
+// at a purpose mismatch and would then hide every other failure. Like GnuTLS,
+// every certificate of the path and the anchor must allow the purpose.
+void ChainVerifier::check_purpose(const char *purpose)
 {
   if (!purpose)
     return;
-  bool found = false;
-  for (size_t i = 0; i < path_.size(); ++i) {
-    if (!allows_purpose(path_[i], purpose)) {
+  for (size_t i = 0; i < path_.size(); ++i)
+    if (!allows_purpose(path_[i], purpose))
       failures_[i] |= kPurpose;
-      found = true;
-    }
-  }
-  if ((reported & kPurpose) && !found) {
-    if (anchor_ && !allows_purpose(anchor_, purpose))
-      anchor_failures_ |= kPurpose;
-    else
-      failures_[0] |= kPurpose;
-  }
+  if (anchor_ && !allows_purpose(anchor_, purpose))
+    anchor_failures_ |= kPurpose;
 }
 
 // Finds which certificate caused each of `reported` by verifying ever longer
@@ -552,7 +547,7 @@ void ChainVerifier::attribute_by_subchains(unsigned reported)
     return;
   unsigned above = 0;
   for (size_t i = path_.size(); i-- > 0;) {
-    unsigned here = failures_of_status(gnutls_status(i, nullptr)) & reported;
+    unsigned here = failures_of_status(gnutls_status(i)) & reported;
     failures_[i] |= here & ~above;
     above |= here;
   }

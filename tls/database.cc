@@ -59,8 +59,10 @@ private:
   void adopt(std::vector<Owned<gnutls_x509_crt_t>> certs);
 
   Owned<gnutls_x509_trust_list_t> list_;
-  mutable std::vector<gnutls_x509_crt_t> anchors_;  // owned by list_, or by copies_
-  bool anchors_are_copies_ = false;         // anchors_ is filled by the first anchors()
+  // Owned by list_ or, for the system store, by copies_ (filled by the first
+  // anchors() call, once, whichever thread makes it).
+  mutable std::vector<gnutls_x509_crt_t> anchors_;
+  bool anchors_are_copies_ = false;
   mutable std::once_flag copy_once_;
   mutable std::vector<Owned<gnutls_x509_crt_t>> copies_;
   std::string handle_prefix_;
@@ -82,10 +84,11 @@ std::string der_of(gnutls_x509_crt_t crt)
 
 CharPtr sha256_hex(gnutls_x509_crt_t crt)
 {
-  GnutlsBuffer der;
-  if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0)
+  std::string der = der_of(crt);
+  if (der.empty())
     return nullptr;
-  return CharPtr(g_compute_checksum_for_data(G_CHECKSUM_SHA256, der.datum.data, der.datum.size));
+  return CharPtr(g_compute_checksum_for_data(
+      G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(der.data()), der.size()));
 }
 
 }  // namespace

@@ -140,6 +140,15 @@ signing_key
 $valid"
 signed srvonlyclient srvonlyca
 
+# A leaf "issued" by the client leaf, which is no CA.
+key byleaf
+tmpl byleaf "cn = \"byleaf.test\"
+serial = 45
+dns_name = \"byleaf.test\"
+signing_key
+$valid"
+signed byleaf client
+
 # Cross-signed CAs forming an issuer cycle: cyca signed by cycb and cycb
 # signed by cyca, plus cyca's self-signed form, and a leaf under cyca.
 key cyca; key cycb
@@ -233,6 +242,7 @@ cat future.pem inter.pem >chain-future.pem
 cat revoked.pem inter.pem >chain-revoked.pem
 cat huge.pem inter.pem >chain-huge.pem
 cat sha1.pem inter.pem >chain-sha1.pem
+cat byleaf.pem client.pem inter.pem >chain-byleaf.pem
 
 # Anchor files.
 cp root.pem anchors-root.pem
