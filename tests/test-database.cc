@@ -421,6 +421,34 @@ void test_file_anchors_property()
   g_object_unref(db);
 }
 
+// Other PEM blocks (a private key here) are skipped.
+void test_file_with_key()
+{
+  GTlsDatabase *db = load_database("anchors-key-first.pem");
+  GTlsCertificate *chain = load_chain("chain-ordered.pem");
+  GError *error = nullptr;
+  g_assert_cmphex(g_tls_database_verify_chain(db, chain, kServer, nullptr, nullptr,
+                                              G_TLS_DATABASE_VERIFY_NONE, nullptr, &error),
+                  ==, 0);
+  g_assert_no_error(error);
+  g_object_unref(chain);
+  g_object_unref(db);
+}
+
+// The anchors cannot change once the database exists (it may be shared
+// between threads): setting them warns and changes nothing.
+void test_file_anchors_fixed()
+{
+  if (g_test_subprocess()) {
+    GTlsDatabase *db = load_database("anchors-root.pem");
+    g_object_set(db, "anchors", "/elsewhere.pem", nullptr);
+    return;
+  }
+  g_test_trap_subprocess(nullptr, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed();
+  g_test_trap_assert_stderr("*cannot change*");
+}
+
 void test_file_missing()
 {
   GError *error = nullptr;
@@ -915,6 +943,8 @@ int main(int argc, char **argv)
   g_test_add_func("/database/default/lookups", test_default_lookups);
   g_test_add_func("/database/default/verify", test_default_verify);
   g_test_add_func("/database/file/anchors-property", test_file_anchors_property);
+  g_test_add_func("/database/file/anchors-fixed", test_file_anchors_fixed);
+  g_test_add_func("/database/file/with-key", test_file_with_key);
   g_test_add_func("/database/file/missing", test_file_missing);
   g_test_add_func("/database/file/garbage", test_file_garbage);
   g_test_add_func("/database/file/no-anchors", test_file_no_anchors);

@@ -250,6 +250,7 @@ cat root.pem inter-crl.pem >anchors-root-crl.pem
 cat cyca-self.pem >anchors-cycle.pem
 cat root.pem inter.pem server.pem client.pem cnonly.pem >anchors-several.pem
 cat root.pem inter.pem root.pem inter.pem >anchors-duplicates.pem
+cat stranger-key.pem root.pem >anchors-key-first.pem
 printf 'this is not a certificate\n' >garbage.pem
 cat root.pem >anchors-broken.pem
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBroken/AAAA==\n-----END CERTIFICATE-----\n' >>anchors-broken.pem
