@@ -22,10 +22,7 @@ static void gtg_backend_init(GtgBackend *) {}
 static void gtg_backend_class_init(GtgBackendClass *) {}
 
 static gboolean supports_tls(GTlsBackend *) noexcept { return TRUE; }
-// FALSE while the DTLS connection types are placeholders that fail to
-// construct: the backend must not claim what it cannot do. It becomes TRUE
-// with the DTLS connections.
-static gboolean supports_dtls(GTlsBackend *) noexcept { return FALSE; }
+static gboolean supports_dtls(GTlsBackend *) noexcept { return TRUE; }
 
 static GTlsDatabase *get_default_database(GTlsBackend *) noexcept
 {

@@ -484,10 +484,10 @@ template <typename Visit> void for_each_subject_alt_name(gnutls_x509_crt_t cert,
     size_t size = sizeof buffer;
     unsigned type = 0;
     int status = gnutls_x509_crt_get_subject_alt_name2(cert, i, buffer, &size, &type, nullptr);
-    if (status == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-      return;
-    if (status < 0)
+    if (status == GNUTLS_E_SHORT_MEMORY_BUFFER)
       continue;  // an entry too long for any name we report
+    if (status < 0)
+      return;  // the end, or an extension that does not parse
     gnutls_datum_t datum{buffer, static_cast<unsigned>(size)};
     visit(static_cast<gnutls_x509_subject_alt_name_t>(status), datum);
   }

@@ -5,6 +5,7 @@
 #include "session_cache.h"
 
 #include <glib/gi18n-lib.h>
+#include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
 #include <cstring>
@@ -178,6 +179,11 @@ bool ConnectionCore::prepare_session(GError **error)
   gnutls_priority_set(session, session_priority());
   transport_->attach(session);
   gnutls_session_set_verify_function(session, verify_cb);
+
+  if (datagram_) {
+    gnutls_dtls_set_mtu(session, dtls_mtu);
+    gnutls_dtls_set_timeouts(session, kDtlsRetransmitMs, dtls_handshake_timeout_ms);
+  }
 
   if (!advertised_protocols.empty()) {
     std::vector<gnutls_datum_t> protos;
@@ -425,6 +431,12 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
       g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
                           _("Unacceptable TLS certificate"));
     break;
+  case GNUTLS_E_TIMEDOUT:
+    peer_gone = true;
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        during_handshake ? _("The DTLS handshake timed out: the peer did not answer")
+                                         : _("The connection timed out"));
+    break;
   case GNUTLS_E_NO_CERTIFICATE_FOUND:
   case GNUTLS_E_CERTIFICATE_REQUIRED:
     g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
@@ -496,6 +508,12 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
 
 StepResult ConnectionCore::handshake_step(GError **error)
 {
+  if (role_ == Role::Server && !server_hello_received_) {
+    StepResult r = transport_->before_server_handshake(error);
+    if (r != StepResult::Done)
+      return r;
+    server_hello_received_ = true;
+  }
   for (;;) {
     int ret = gnutls_handshake(session_.get());
     if (ret == GNUTLS_E_SUCCESS) {
@@ -711,6 +729,8 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
   else
     g_debug("Connection %p: handshake failed: %s", owner_, error ? error->message : "?");
   rehandshaking_ = false;
+  if (transport_)
+    transport_->set_handshaking(false);
   bool peer_changed = pending_peer_ || pending_errors_ != peer_errors_;
   if (pending_peer_) {
     peer_certificate_ = std::move(pending_peer_);
@@ -733,6 +753,7 @@ bool ConnectionCore::begin_handshake(bool blocking, GError **error)
     return false;
   }
   rehandshaking_ = established;
+  transport_->set_handshaking(true);
   if (established && !start_rehandshake(error)) {
     conclude_handshake(false, error ? *error : nullptr);
     return false;
@@ -822,6 +843,8 @@ void ConnectionCore::handshake_async_start(GTask *task)
 {
   bool established = rehandshake_pending_;
   GError *error = nullptr;
+  if (transport_)
+    transport_->set_handshaking(true);
   if (!prepare_session(&error) || (rehandshaking_ = established, established && !start_rehandshake(&error))) {
     conclude_handshake(false, error);
     g_task_return_error(task, error);
@@ -988,7 +1011,7 @@ void ConnectionCore::set_peer_renegotiation(bool running)
 }
 
 gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellable *cancellable,
-                            GError **error)
+                            GError **error, gint64 timeout_us)
 {
   Wait wait = Wait::Readable;
   if (!begin_io(Side::Read, blocking, cancellable, &wait, error))
@@ -1041,14 +1064,14 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
       }
     }
   };
-  bool ok = blocking ? drive_sync(*transport_, step, -1, cancellable, error)
+  bool ok = blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error)
                      : drive_nonblocking(*transport_, step, &wait, error);
   end_io(Side::Read);
   return ok ? result : -1;
 }
 
 gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
-                             GCancellable *cancellable, GError **error)
+                             GCancellable *cancellable, GError **error, gint64 timeout_us)
 {
   Wait wait = Wait::Writable;
   if (!begin_io(Side::Write, blocking, cancellable, &wait, error))
@@ -1087,7 +1110,7 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
       return StepResult::Failed;
     }
   };
-  bool ok = blocking ? drive_sync(*transport_, step, -1, cancellable, error)
+  bool ok = blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error)
                      : drive_nonblocking(*transport_, step, &wait, error);
   if (ok && !blocking)
     flush_in_background(*transport_, owner_);

@@ -66,6 +66,14 @@ public:
   GTlsRehandshakeMode rehandshake_mode = G_TLS_REHANDSHAKE_SAFELY;  // deprecated, honoured
   G_GNUC_END_IGNORE_DEPRECATIONS
   std::vector<std::string> advertised_protocols;
+  // DTLS only: the path MTU the handshake fragments to, and how long a
+  // handshake may take in all before it fails with G_IO_ERROR_TIMED_OUT.
+  static constexpr unsigned kDtlsRetransmitMs = 1000;  // RFC 6347 §4.2.4.1 initial timer
+  unsigned dtls_mtu = 1400;
+  unsigned dtls_handshake_timeout_ms = 60000;
+
+  // The session (nullptr before the first handshake starts).
+  gnutls_session_t session() const { return session_.get(); }
 
   // ----- Results -----
   GTlsCertificate *peer_certificate() const { return peer_certificate_.get(); }
@@ -85,9 +93,12 @@ public:
                        gpointer user_data, gpointer source_tag);
   // Reads decrypted data. blocking=false returns G_IO_ERROR_WOULD_BLOCK
   // instead of waiting. 0 is end of stream.
-  gssize read(void *buffer, gsize size, bool blocking, GCancellable *cancellable, GError **error);
+  // `timeout_us` bounds each wait of a blocking call (-1: none beyond the
+  // transport's own); G_IO_ERROR_TIMED_OUT when it passes.
+  gssize read(void *buffer, gsize size, bool blocking, GCancellable *cancellable, GError **error,
+              gint64 timeout_us = -1);
   gssize write(const void *buffer, gsize size, bool blocking, GCancellable *cancellable,
-               GError **error);
+               GError **error, gint64 timeout_us = -1);
   // Sends close_notify for the directions given (once each).
   bool shutdown(bool read, bool write, GCancellable *cancellable, GError **error);
   void shutdown_async(bool read, bool write, int io_priority, GCancellable *cancellable,
@@ -172,6 +183,7 @@ private:
   Ref<GTlsDatabase> session_database_;  // keeps the server credentials alive
   GCancellable *op_cancellable_ = nullptr;  // (unowned) of the running handshake
   bool rehandshaking_ = false;
+  bool server_hello_received_ = false;  // the server's pre-handshake work is done
 
   Rehandshake rehandshake_kind_ = Rehandshake::Full;
   std::vector<guint8> copied_session_;  // from copy_session_state

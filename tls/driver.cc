@@ -149,10 +149,22 @@ bool drive_sync(Transport &transport, const Step &step, gint64 timeout_us,
       return true;
     case Progress::Failed:
       return false;
-    case Progress::MustWait:
-      if (!transport.wait(wait, timeout_us, cancellable, error))
+    case Progress::MustWait: {
+      // A DTLS handshake must be called again when its retransmission timer
+      // fires, even if nothing arrived.
+      gint64 retransmit_us = wait == Wait::Readable ? transport.retransmit_timeout_us() : -1;
+      bool by_timer = retransmit_us >= 0 && (timeout_us < 0 || retransmit_us < timeout_us);
+      GError *local = nullptr;
+      if (!transport.wait(wait, by_timer ? retransmit_us : timeout_us, cancellable, &local)) {
+        if (by_timer && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+          g_error_free(local);
+          break;
+        }
+        g_propagate_error(error, local);
         return false;
+      }
       break;
+    }
     }
   }
 }

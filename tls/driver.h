@@ -18,12 +18,6 @@
 
 namespace gtg {
 
-enum class StepResult {
-  Done,    // the GnuTLS call completed
-  Again,   // GnuTLS needs the transport; call the step again after waiting
-  Failed,  // the operation failed; the error is set
-};
-
 using Step = std::function<StepResult(GError **error)>;
 
 // Runs `step` to completion, waiting synchronously. `timeout_us` bounds each

@@ -1,72 +1,510 @@
-// Placeholder DTLS connection types until the DTLS issue lands: they exist
-// so that the backend can name them, and construction fails with
-// G_IO_ERROR_NOT_SUPPORTED rather than claiming to work.
-#include "connection_types.h"
+#include "dtls_connection.h"
+
+#include "database.h"
 #include "gtype_macros.h"
 
-#include <gio/gio.h>
 #include <glib/gi18n-lib.h>
+#include <gnutls/dtls.h>
 
-struct GtgDtlsPlaceholder {
-  GObject parent_instance;
+#include <cstring>
+#include <vector>
+
+enum {
+  PROP_0,
+  PROP_BASE_SOCKET,
+  PROP_CERTIFICATE,
+  PROP_DATABASE,
+  PROP_INTERACTION,
+  PROP_PEER_CERTIFICATE,
+  PROP_PEER_CERTIFICATE_ERRORS,
+  PROP_REQUIRE_CLOSE_NOTIFY,
+  PROP_REHANDSHAKE_MODE,
+  PROP_ADVERTISED_PROTOCOLS,
+  PROP_NEGOTIATED_PROTOCOL,
+  PROP_PROTOCOL_VERSION,
+  PROP_CIPHERSUITE_NAME,
+  PROP_MTU,
+  PROP_HANDSHAKE_TIMEOUT,
+  N_PROPS,
 };
-struct GtgDtlsPlaceholderClass {
-  GObjectClass parent_class;
+
+static GParamSpec *props[N_PROPS];
+
+static void datagram_based_init(GDatagramBasedInterface *iface) noexcept;
+static void dtls_connection_iface_init(GDtlsConnectionInterface *iface) noexcept;
+static void initable_iface_init(GInitableIface *iface) noexcept;
+
+GTG_DEFINE_TYPE(GtgDtlsConnection, gtg_dtls_connection, G_TYPE_OBJECT, G_TYPE_FLAG_ABSTRACT,
+                GTG_TYPE_NAME("DtlsConnection"),
+                G_IMPLEMENT_INTERFACE(G_TYPE_DATAGRAM_BASED, datagram_based_init)
+                G_IMPLEMENT_INTERFACE(G_TYPE_DTLS_CONNECTION, dtls_connection_iface_init)
+                G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, initable_iface_init))
+
+namespace gtg {
+
+ConnectionCore *dtls_connection_core(gpointer object)
+{
+  if (!G_TYPE_CHECK_INSTANCE_TYPE(object, GTG_TYPE_DTLS_CONNECTION))
+    return nullptr;
+  return reinterpret_cast<GtgDtlsConnection *>(object)->core;
+}
+
+}  // namespace gtg
+
+static GtgDtlsConnection *self_of(gpointer object)
+{
+  return reinterpret_cast<GtgDtlsConnection *>(object);
+}
+
+static void gtg_dtls_connection_init(GtgDtlsConnection *self)
+{
+  self->core = new gtg::ConnectionCore(G_OBJECT(self), gtg::Role::Client, true);
+  self->core->database = gtg::Ref<GTlsDatabase>::adopt(gtg::database_get_system());
+  self->cookies = TRUE;
+}
+
+static void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
+{
+  GtgDtlsConnection *self = self_of(object);
+  gtg::ConnectionCore &core = *self->core;
+  switch (prop_id) {
+  case PROP_BASE_SOCKET:
+    g_value_set_object(value, self->base_socket);
+    break;
+  case PROP_CERTIFICATE:
+    g_value_set_object(value, core.certificate.get());
+    break;
+  case PROP_DATABASE:
+    g_value_set_object(value, core.database.get());
+    break;
+  case PROP_INTERACTION:
+    g_value_set_object(value, core.interaction.get());
+    break;
+  case PROP_PEER_CERTIFICATE:
+    g_value_set_object(value, core.peer_certificate());
+    break;
+  case PROP_PEER_CERTIFICATE_ERRORS:
+    g_value_set_flags(value, core.peer_certificate_errors());
+    break;
+  case PROP_REQUIRE_CLOSE_NOTIFY:
+    g_value_set_boolean(value, core.require_close_notify);
+    break;
+  case PROP_REHANDSHAKE_MODE:
+    g_value_set_enum(value, core.rehandshake_mode);
+    break;
+  case PROP_ADVERTISED_PROTOCOLS: {
+    if (core.advertised_protocols.empty()) {
+      g_value_set_boxed(value, nullptr);
+      break;
+    }
+    GStrvBuilder *b = g_strv_builder_new();
+    for (const std::string &p : core.advertised_protocols)
+      g_strv_builder_add(b, p.c_str());
+    g_value_take_boxed(value, g_strv_builder_end(b));
+    g_strv_builder_unref(b);
+    break;
+  }
+  case PROP_NEGOTIATED_PROTOCOL:
+    g_value_set_string(value, core.negotiated_protocol());
+    break;
+  case PROP_PROTOCOL_VERSION:
+    g_value_set_enum(value, core.protocol_version());
+    break;
+  case PROP_CIPHERSUITE_NAME:
+    g_value_set_string(value, core.ciphersuite_name());
+    break;
+  case PROP_MTU:
+    g_value_set_uint(value, self->mtu ? self->mtu : (self->transport ? self->transport->path_mtu() : 0));
+    break;
+  case PROP_HANDSHAKE_TIMEOUT:
+    g_value_set_uint(value, core.dtls_handshake_timeout_ms);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
+{
+  GtgDtlsConnection *self = self_of(object);
+  gtg::ConnectionCore &core = *self->core;
+  switch (prop_id) {
+  case PROP_BASE_SOCKET: {
+    auto *base = G_DATAGRAM_BASED(g_value_get_object(value));
+    if (!base || self->base_socket)
+      break;
+    self->base_socket = G_DATAGRAM_BASED(g_object_ref(base));
+    auto transport = std::make_unique<gtg::DatagramTransport>(base, core.role() == gtg::Role::Server);
+    self->transport = transport.get();
+    core.set_transport(std::move(transport));
+    break;
+  }
+  case PROP_CERTIFICATE:
+    core.certificate = gtg::Ref<GTlsCertificate>::retain(G_TLS_CERTIFICATE(g_value_get_object(value)));
+    break;
+  case PROP_DATABASE:
+    core.database = gtg::Ref<GTlsDatabase>::retain(G_TLS_DATABASE(g_value_get_object(value)));
+    break;
+  case PROP_INTERACTION:
+    core.interaction = gtg::Ref<GTlsInteraction>::retain(G_TLS_INTERACTION(g_value_get_object(value)));
+    break;
+  case PROP_REQUIRE_CLOSE_NOTIFY:
+    core.require_close_notify = g_value_get_boolean(value);
+    break;
+  case PROP_REHANDSHAKE_MODE:
+    G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+    core.rehandshake_mode = static_cast<GTlsRehandshakeMode>(g_value_get_enum(value));
+    G_GNUC_END_IGNORE_DEPRECATIONS
+    break;
+  case PROP_ADVERTISED_PROTOCOLS: {
+    core.advertised_protocols.clear();
+    auto **protocols = static_cast<char **>(g_value_get_boxed(value));
+    for (char **p = protocols; p && *p; p++)
+      core.advertised_protocols.emplace_back(*p);
+    break;
+  }
+  case PROP_MTU:
+    self->mtu = g_value_get_uint(value);
+    break;
+  case PROP_HANDSHAKE_TIMEOUT:
+    core.dtls_handshake_timeout_ms = g_value_get_uint(value);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static gboolean initable_init(GInitable *initable, GCancellable *, GError **error) noexcept
+{
+  GtgDtlsConnection *self = self_of(initable);
+  if (!self->base_socket) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        _("A DTLS connection needs a base socket"));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void initable_iface_init(GInitableIface *iface) noexcept
+{
+  iface->init = initable_init;
+}
+
+static void finalize(GObject *object) noexcept
+{
+  GtgDtlsConnection *self = self_of(object);
+  delete self->core;
+  g_clear_object(&self->base_socket);
+  G_OBJECT_CLASS(gtg_dtls_connection_parent_class)->finalize(object);
+}
+
+// Applies the MTU and cookie settings before the first handshake creates
+// the session.
+static void apply_datagram_settings(GtgDtlsConnection *self)
+{
+  if (!self->transport)
+    return;
+  self->core->dtls_mtu = self->mtu ? self->mtu : self->transport->path_mtu();
+  self->transport->set_cookies(self->cookies);
+}
+
+// ----- GDtlsConnection -----
+
+static gboolean handshake(GDtlsConnection *conn, GCancellable *cancellable, GError **error) noexcept
+{
+  apply_datagram_settings(self_of(conn));
+  return self_of(conn)->core->handshake(cancellable, error);
+}
+
+static void handshake_async(GDtlsConnection *conn, int io_priority, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data) noexcept
+{
+  apply_datagram_settings(self_of(conn));
+  self_of(conn)->core->handshake_async(io_priority, cancellable, callback, user_data,
+                                       reinterpret_cast<gpointer>(handshake_async));
+}
+
+static gboolean handshake_finish(GDtlsConnection *, GAsyncResult *result, GError **error) noexcept
+{
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static gboolean shutdown(GDtlsConnection *conn, gboolean shutdown_read, gboolean shutdown_write,
+                         GCancellable *cancellable, GError **error) noexcept
+{
+  return self_of(conn)->core->shutdown(shutdown_read, shutdown_write, cancellable, error);
+}
+
+static void shutdown_async(GDtlsConnection *conn, gboolean shutdown_read, gboolean shutdown_write,
+                           int io_priority, GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data) noexcept
+{
+  GTask *task = g_task_new(conn, cancellable, callback, user_data);
+  g_task_set_source_tag(task, reinterpret_cast<gpointer>(shutdown_async));
+  self_of(conn)->core->shutdown_async(shutdown_read, shutdown_write, io_priority, cancellable,
+                                      [task](GError *error) {
+                                        if (error)
+                                          g_task_return_error(task, error);
+                                        else
+                                          g_task_return_boolean(task, TRUE);
+                                        g_object_unref(task);
+                                      });
+}
+
+static gboolean shutdown_finish(GDtlsConnection *, GAsyncResult *result, GError **error) noexcept
+{
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void set_advertised_protocols(GDtlsConnection *conn, const char *const *protocols) noexcept
+{
+  gtg::ConnectionCore &core = *self_of(conn)->core;
+  core.advertised_protocols.clear();
+  for (const char *const *p = protocols; p && *p; p++)
+    core.advertised_protocols.emplace_back(*p);
+}
+
+static const char *get_negotiated_protocol(GDtlsConnection *conn) noexcept
+{
+  return self_of(conn)->core->negotiated_protocol();
+}
+
+static gboolean get_binding_data(GDtlsConnection *conn, GTlsChannelBindingType type, GByteArray *data,
+                                 GError **error) noexcept
+{
+  return self_of(conn)->core->get_channel_binding_data(type, data, error);
+}
+
+static void dtls_connection_iface_init(GDtlsConnectionInterface *iface) noexcept
+{
+  iface->handshake = handshake;
+  iface->handshake_async = handshake_async;
+  iface->handshake_finish = handshake_finish;
+  iface->shutdown = shutdown;
+  iface->shutdown_async = shutdown_async;
+  iface->shutdown_finish = shutdown_finish;
+  iface->set_advertised_protocols = set_advertised_protocols;
+  iface->get_negotiated_protocol = get_negotiated_protocol;
+  iface->get_binding_data = get_binding_data;
+}
+
+// ----- GDatagramBased -----
+
+static gint receive_messages(GDatagramBased *datagram_based, GInputMessage *messages,
+                             guint num_messages, gint, gint64 timeout, GCancellable *cancellable,
+                             GError **error) noexcept
+{
+  gtg::ConnectionCore &core = *self_of(datagram_based)->core;
+  std::vector<guint8> scratch;
+  guint received = 0;
+  for (; received < num_messages; received++) {
+    GInputMessage &m = messages[received];
+    // The first message follows the caller's timeout; later ones only take
+    // what is already there.
+    bool blocking = received == 0 && timeout != 0;
+    gint64 wait_us = received == 0 && timeout > 0 ? timeout : -1;
+    bool direct = m.num_vectors == 1;
+    gsize capacity = 0;
+    for (guint v = 0; v < m.num_vectors; v++)
+      capacity += m.vectors[v].size;
+    void *buffer = direct ? m.vectors[0].buffer : nullptr;
+    if (!direct) {
+      scratch.resize(capacity);
+      buffer = scratch.data();
+    }
+    GError *local = nullptr;
+    gssize n = core.read(buffer, capacity, blocking, cancellable, &local, wait_us);
+    if (n < 0) {
+      if (received > 0 && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(local);
+        break;
+      }
+      if (received > 0) {
+        g_error_free(local);  // reported on the next call
+        break;
+      }
+      g_propagate_error(error, local);
+      return -1;
+    }
+    if (!direct) {
+      gsize offset = 0;
+      for (guint v = 0; v < m.num_vectors && offset < static_cast<gsize>(n); v++) {
+        gsize take = std::min(m.vectors[v].size, static_cast<gsize>(n) - offset);
+        memcpy(m.vectors[v].buffer, scratch.data() + offset, take);
+        offset += take;
+      }
+    }
+    m.bytes_received = static_cast<gsize>(n);
+    m.flags = 0;
+    if (m.address)
+      *m.address = nullptr;
+    if (m.control_messages)
+      *m.control_messages = nullptr;
+    if (m.num_control_messages)
+      *m.num_control_messages = 0;
+    if (n == 0)
+      break;  // the peer closed
+  }
+  return static_cast<gint>(received);
+}
+
+static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messages,
+                          guint num_messages, gint, gint64 timeout, GCancellable *cancellable,
+                          GError **error) noexcept
+{
+  GtgDtlsConnection *self = self_of(datagram_based);
+  gtg::ConnectionCore &core = *self->core;
+  std::vector<guint8> payload;
+  guint sent = 0;
+  for (; sent < num_messages; sent++) {
+    GOutputMessage &m = messages[sent];
+    payload.clear();
+    for (guint v = 0; v < m.num_vectors; v++) {
+      const auto *b = static_cast<const guint8 *>(m.vectors[v].buffer);
+      payload.insert(payload.end(), b, b + m.vectors[v].size);
+    }
+    // One message is one record: refuse what would not fit, sending nothing.
+    if (core.handshake_done() && core.session() &&
+        payload.size() > gnutls_dtls_get_data_mtu(core.session())) {
+      if (sent > 0)
+        break;
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                  _("A message of %zu bytes does not fit in one DTLS record (at most %u bytes)"),
+                  payload.size(), gnutls_dtls_get_data_mtu(core.session()));
+      return -1;
+    }
+    bool blocking = sent == 0 && timeout != 0;
+    gint64 wait_us = sent == 0 && timeout > 0 ? timeout : -1;
+    GError *local = nullptr;
+    gssize n = core.write(payload.data(), payload.size(), blocking, cancellable, &local, wait_us);
+    if (n < 0) {
+      if (sent > 0) {
+        g_error_free(local);
+        break;
+      }
+      g_propagate_error(error, local);
+      return -1;
+    }
+    m.bytes_sent = static_cast<guint>(n);
+  }
+  return static_cast<gint>(sent);
+}
+
+static GIOCondition condition_check(GDatagramBased *datagram_based, GIOCondition condition) noexcept
+{
+  gtg::ConnectionCore &core = *self_of(datagram_based)->core;
+  guint ready = 0;
+  if ((condition & G_IO_IN) && core.is_ready(gtg::Side::Read))
+    ready |= G_IO_IN;
+  if ((condition & G_IO_OUT) && core.is_ready(gtg::Side::Write))
+    ready |= G_IO_OUT;
+  return static_cast<GIOCondition>(ready);
+}
+
+// A GDatagramBased source: dispatches (datagram_based, condition, data)
+// when the connection may read or write without waiting.
+struct DatagramSource {
+  GSource source;
+  GDatagramBased *owner;  // (owned)
+  GIOCondition condition;
 };
 
-static gboolean placeholder_init(GInitable *, GCancellable *, GError **error) noexcept
+static gboolean datagram_source_dispatch(GSource *source, GSourceFunc callback, gpointer data) noexcept
 {
-  g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                      _("DTLS is not implemented yet by this TLS backend"));
-  return FALSE;
+  auto *s = reinterpret_cast<DatagramSource *>(source);
+  auto func = reinterpret_cast<GDatagramBasedSourceFunc>(reinterpret_cast<void (*)()>(callback));
+  if (!func)
+    return G_SOURCE_REMOVE;
+  return func(s->owner, condition_check(s->owner, s->condition), data);
 }
 
-static void initable_init(GInitableIface *iface) noexcept
+static void datagram_source_finalize(GSource *source) noexcept
 {
-  iface->init = placeholder_init;
+  g_object_unref(reinterpret_cast<DatagramSource *>(source)->owner);
 }
 
-using GtgDtlsClientConnection = GtgDtlsPlaceholder;
-using GtgDtlsClientConnectionClass = GtgDtlsPlaceholderClass;
-using GtgDtlsServerConnection = GtgDtlsPlaceholder;
-using GtgDtlsServerConnectionClass = GtgDtlsPlaceholderClass;
+static GSourceFuncs datagram_source_funcs = {
+    nullptr, nullptr, datagram_source_dispatch, datagram_source_finalize, nullptr, nullptr,
+};
 
-GTG_DEFINE_TYPE(GtgDtlsClientConnection, gtg_dtls_client_connection, G_TYPE_OBJECT, 0,
-                GTG_TYPE_NAME("DtlsClientConnection"),
-                G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, initable_init))
-GTG_DEFINE_TYPE(GtgDtlsServerConnection, gtg_dtls_server_connection, G_TYPE_OBJECT, 0,
-                GTG_TYPE_NAME("DtlsServerConnection"),
-                G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, initable_init))
-
-// The construct properties g_dtls_client_connection_new and
-// g_dtls_server_connection_new pass; accepted so that construction reaches
-// GInitable::init and fails there with a clear error.
-static void placeholder_set_property(GObject *, guint, const GValue *, GParamSpec *) noexcept {}
-static void placeholder_get_property(GObject *, guint, GValue *value, GParamSpec *) noexcept
+static GSource *create_source(GDatagramBased *datagram_based, GIOCondition condition,
+                              GCancellable *cancellable) noexcept
 {
-  g_value_reset(value);
+  gtg::ConnectionCore &core = *self_of(datagram_based)->core;
+  GSource *source = g_source_new(&datagram_source_funcs, sizeof(DatagramSource));
+  g_source_set_static_name(source, "GioTlsGnutls DTLS");
+  auto *s = reinterpret_cast<DatagramSource *>(source);
+  s->owner = G_DATAGRAM_BASED(g_object_ref(datagram_based));
+  s->condition = condition;
+  GSource *child = core.create_source(condition & G_IO_OUT ? gtg::Side::Write : gtg::Side::Read,
+                                      cancellable);
+  g_source_set_dummy_callback(child);
+  g_source_add_child_source(source, child);
+  g_source_unref(child);
+  return source;
 }
 
-static void install_constructor_properties(GObjectClass *object_class)
+static gboolean condition_wait(GDatagramBased *datagram_based, GIOCondition condition,
+                               gint64 timeout, GCancellable *cancellable, GError **error) noexcept
 {
-  object_class->set_property = placeholder_set_property;
-  object_class->get_property = placeholder_get_property;
-  auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property(object_class, 1,
-      g_param_spec_object("base-socket", nullptr, nullptr, G_TYPE_DATAGRAM_BASED, flags));
-  g_object_class_install_property(object_class, 2,
-      g_param_spec_object("certificate", nullptr, nullptr, G_TYPE_TLS_CERTIFICATE, flags));
-  g_object_class_install_property(object_class, 3,
-      g_param_spec_object("server-identity", nullptr, nullptr, G_TYPE_SOCKET_CONNECTABLE, flags));
+  gint64 deadline = timeout > 0 ? g_get_monotonic_time() + timeout : -1;
+  for (;;) {
+    if (g_cancellable_set_error_if_cancelled(cancellable, error))
+      return FALSE;
+    if (condition_check(datagram_based, condition))
+      return TRUE;
+    gint64 left = deadline < 0 ? -1 : deadline - g_get_monotonic_time();
+    if (timeout == 0 || (deadline >= 0 && left <= 0)) {
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
+      return FALSE;
+    }
+    gtg::Transport *t = self_of(datagram_based)->core->transport();
+    GError *local = nullptr;
+    if (!t->wait(condition & G_IO_OUT ? gtg::Wait::Writable : gtg::Wait::Readable, left,
+                 cancellable, &local)) {
+      g_propagate_error(error, local);
+      return FALSE;
+    }
+  }
 }
 
-static void gtg_dtls_client_connection_init(GtgDtlsClientConnection *) {}
-static void gtg_dtls_client_connection_class_init(GtgDtlsClientConnectionClass *klass)
+static void datagram_based_init(GDatagramBasedInterface *iface) noexcept
 {
-  install_constructor_properties(G_OBJECT_CLASS(klass));
+  iface->receive_messages = receive_messages;
+  iface->send_messages = send_messages;
+  iface->create_source = create_source;
+  iface->condition_check = condition_check;
+  iface->condition_wait = condition_wait;
 }
-static void gtg_dtls_server_connection_init(GtgDtlsServerConnection *) {}
-static void gtg_dtls_server_connection_class_init(GtgDtlsServerConnectionClass *klass)
+
+static void gtg_dtls_connection_class_init(GtgDtlsConnectionClass *klass)
 {
-  install_constructor_properties(G_OBJECT_CLASS(klass));
+  GObjectClass *object_class = G_OBJECT_CLASS(klass);
+  object_class->get_property = get_property;
+  object_class->set_property = set_property;
+  object_class->finalize = finalize;
+
+  g_object_class_override_property(object_class, PROP_BASE_SOCKET, "base-socket");
+  g_object_class_override_property(object_class, PROP_CERTIFICATE, "certificate");
+  g_object_class_override_property(object_class, PROP_DATABASE, "database");
+  g_object_class_override_property(object_class, PROP_INTERACTION, "interaction");
+  g_object_class_override_property(object_class, PROP_PEER_CERTIFICATE, "peer-certificate");
+  g_object_class_override_property(object_class, PROP_PEER_CERTIFICATE_ERRORS,
+                                   "peer-certificate-errors");
+  g_object_class_override_property(object_class, PROP_REQUIRE_CLOSE_NOTIFY, "require-close-notify");
+  g_object_class_override_property(object_class, PROP_REHANDSHAKE_MODE, "rehandshake-mode");
+  g_object_class_override_property(object_class, PROP_ADVERTISED_PROTOCOLS, "advertised-protocols");
+  g_object_class_override_property(object_class, PROP_NEGOTIATED_PROTOCOL, "negotiated-protocol");
+  g_object_class_override_property(object_class, PROP_PROTOCOL_VERSION, "protocol-version");
+  g_object_class_override_property(object_class, PROP_CIPHERSUITE_NAME, "ciphersuite-name");
+
+  // Ours, documented in docs/user-guide.md.
+  props[PROP_MTU] = g_param_spec_uint(
+      "mtu", nullptr, nullptr, 0, 65535, 0,
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  props[PROP_HANDSHAKE_TIMEOUT] = g_param_spec_uint(
+      "handshake-timeout", nullptr, nullptr, 1000, 600000, 60000,
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(object_class, PROP_MTU, props[PROP_MTU]);
+  g_object_class_install_property(object_class, PROP_HANDSHAKE_TIMEOUT, props[PROP_HANDSHAKE_TIMEOUT]);
 }

@@ -17,6 +17,13 @@ namespace gtg {
 // What an operation waits for before GnuTLS can make progress.
 enum class Wait { Readable, Writable };
 
+// What one call into GnuTLS (a driver step) came to.
+enum class StepResult {
+  Done,    // the GnuTLS call completed
+  Again,   // GnuTLS needs the transport; call the step again after waiting
+  Failed,  // the operation failed; the error is set
+};
+
 // Outcome of draining buffered output without blocking.
 enum class FlushResult { Flushed, WouldBlock, Failed };
 
@@ -53,6 +60,17 @@ public:
   virtual bool has_io_error() = 0;
   // Set by pull when the base transport reported end of stream.
   virtual bool saw_eof() = 0;
+
+  // How long GnuTLS may wait for input before it must be called again to
+  // retransmit (DTLS handshakes); -1 when it never needs to.
+  virtual gint64 retransmit_timeout_us() { return -1; }
+
+  // Told when a handshake starts and ends.
+  virtual void set_handshaking(bool) {}
+
+  // Work a server does before its first gnutls_handshake call (the DTLS
+  // cookie exchange); Done when the handshake may start.
+  virtual StepResult before_server_handshake(GError **) { return StepResult::Done; }
 
   // The cancellable and blocking mode that pull uses for the operation that
   // is about to call into GnuTLS on the input side.

@@ -1,0 +1,335 @@
+#include "datagram_transport.h"
+
+#include <glib/gi18n-lib.h>
+#include <gnutls/dtls.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+namespace gtg {
+
+namespace {
+
+constexpr size_t kMaxDatagram = 65536;
+// Datagrams from strangers or without a cookie dropped per call, at most.
+constexpr int kMaxDroppedPerCall = 64;
+
+// The per-process secret of the stateless cookies.
+gnutls_datum_t *cookie_key()
+{
+  static gnutls_datum_t key{nullptr, 0};
+  static std::once_flag once;
+  std::call_once(once, [] { gnutls_key_generate(&key, GNUTLS_COOKIE_KEY_SIZE); });
+  return &key;
+}
+
+std::vector<guint8> native_address(GSocketAddress *address)
+{
+  std::vector<guint8> bytes;
+  if (!address)
+    return bytes;
+  gssize size = g_socket_address_get_native_size(address);
+  if (size <= 0)
+    return bytes;
+  bytes.resize(static_cast<size_t>(size));
+  if (!g_socket_address_to_native(address, bytes.data(), bytes.size(), nullptr))
+    bytes.clear();
+  return bytes;
+}
+
+// Where a HelloVerifyRequest goes (gnutls_dtls_cookie_send's push target).
+struct CookieReply {
+  GDatagramBased *base;
+  GSocketAddress *to;
+};
+
+ssize_t push_cookie_reply(gnutls_transport_ptr_t ptr, const void *data, size_t len) noexcept
+{
+  auto *reply = static_cast<CookieReply *>(ptr);
+  GOutputVector vector{data, len};
+  GOutputMessage message{reply->to, &vector, 1, 0, nullptr, 0};
+  // Best effort: a lost HelloVerifyRequest is retransmitted by the client.
+  g_datagram_based_send_messages(reply->base, &message, 1, 0, 0, nullptr, nullptr);
+  return static_cast<ssize_t>(len);
+}
+
+}  // namespace
+
+DatagramTransport::DatagramTransport(GDatagramBased *base, bool server)
+    : base_(base), server_(server), recv_buf_(kMaxDatagram)
+{
+  if (G_IS_SOCKET(base))
+    socket_ = G_SOCKET(base);
+}
+
+DatagramTransport::~DatagramTransport()
+{
+  g_clear_object(&peer_);
+  if (io_error_)
+    g_error_free(io_error_);
+}
+
+void DatagramTransport::attach(gnutls_session_t session)
+{
+  session_ = session;
+  gnutls_transport_set_ptr(session, this);
+  gnutls_transport_set_pull_function(session, pull_cb);
+  gnutls_transport_set_push_function(session, push_cb);
+  gnutls_transport_set_pull_timeout_function(session, pull_timeout_cb);
+}
+
+unsigned DatagramTransport::path_mtu() const
+{
+  constexpr unsigned kDefault = 1400;
+  if (!socket_ || !g_socket_is_connected(socket_))
+    return kDefault;
+  int fd = g_socket_get_fd(socket_);
+  int mtu = 0;
+  socklen_t len = sizeof mtu;
+  bool v6 = g_socket_get_family(socket_) == G_SOCKET_FAMILY_IPV6;
+  int r = v6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &len)
+             : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len);
+  unsigned headers = v6 ? 48 : 28;  // IP + UDP
+  if (r != 0 || mtu <= static_cast<int>(headers) + 64)
+    return kDefault;
+  return std::min<unsigned>(static_cast<unsigned>(mtu) - headers, 16384 + 256);
+}
+
+void DatagramTransport::set_io_error(GError *error)
+{
+  std::lock_guard lock(error_mutex_);
+  if (io_error_)
+    g_error_free(error);
+  else
+    io_error_ = error;
+}
+
+GError *DatagramTransport::take_io_error()
+{
+  std::lock_guard lock(error_mutex_);
+  return std::exchange(io_error_, nullptr);
+}
+
+bool DatagramTransport::has_io_error()
+{
+  std::lock_guard lock(error_mutex_);
+  return io_error_ != nullptr;
+}
+
+bool DatagramTransport::from_peer(GSocketAddress *from)
+{
+  if (!peer_ || !from)
+    return true;
+  return native_address(peer_) == native_address(from);
+}
+
+gssize DatagramTransport::receive(GSocketAddress **out_from)
+{
+  for (int dropped = 0; dropped < kMaxDroppedPerCall; dropped++) {
+    GInputVector vector{recv_buf_.data(), recv_buf_.size()};
+    GSocketAddress *from = nullptr;
+    bool unconnected = socket_ && !g_socket_is_connected(socket_);
+    GInputMessage message{unconnected ? &from : nullptr, &vector, 1, 0, 0, nullptr, nullptr};
+    GError *error = nullptr;
+    gint n = g_datagram_based_receive_messages(base_, &message, 1, 0, 0, nullptr, &error);
+    if (n < 0) {
+      if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ||
+          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
+        // Nothing yet (or an ICMP error for an earlier datagram: the peer may
+        // not be listening yet, and the handshake retransmits).
+        g_error_free(error);
+        return 0;
+      }
+      set_io_error(error);
+      return -1;
+    }
+    if (n == 0) {
+      g_clear_object(&from);
+      return 0;
+    }
+    if (!from_peer(from)) {
+      g_clear_object(&from);
+      continue;  // another peer's datagram on a shared socket
+    }
+    if (out_from)
+      *out_from = from;
+    else
+      g_clear_object(&from);
+    return static_cast<gssize>(message.bytes_received);
+  }
+  return 0;
+}
+
+ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept
+{
+  auto *t = static_cast<DatagramTransport *>(self);
+  if (!t->stash_.empty()) {
+    size_t n = std::min(len, t->stash_.size());
+    memcpy(buf, t->stash_.data(), n);
+    t->stash_.clear();
+    return static_cast<ssize_t>(n);
+  }
+  GSocketAddress *from = nullptr;
+  gssize n = t->receive(t->peer_ || !t->server_ ? nullptr : &from);
+  if (from) {
+    // An unconnected server talks to the first peer that reached it.
+    if (!t->peer_ && !(t->socket_ && g_socket_is_connected(t->socket_)))
+      t->peer_ = G_SOCKET_ADDRESS(g_object_ref(from));
+    g_object_unref(from);
+  }
+  if (n > 0) {
+    size_t take = std::min(len, static_cast<size_t>(n));
+    memcpy(buf, t->recv_buf_.data(), take);
+    return static_cast<ssize_t>(take);
+  }
+  int code = n == 0 ? EAGAIN : EIO;
+  gnutls_transport_set_errno(t->session_, code);
+  errno = code;
+  return -1;
+}
+
+int DatagramTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) noexcept
+{
+  auto *t = static_cast<DatagramTransport *>(self);
+  if (!t->stash_.empty())
+    return 1;
+  return g_datagram_based_condition_check(t->base_, G_IO_IN) & G_IO_IN ? 1 : 0;
+}
+
+bool DatagramTransport::send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error)
+{
+  GOutputVector vector{data, len};
+  GOutputMessage message{to, &vector, 1, 0, nullptr, 0};
+  gint n = g_datagram_based_send_messages(base_, &message, 1, 0, 0, nullptr, error);
+  return n == 1;
+}
+
+ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept
+{
+  auto *t = static_cast<DatagramTransport *>(self);
+  const auto *bytes = static_cast<const guint8 *>(buf);
+  std::lock_guard lock(t->out_mutex_);
+  if (t->queued_.empty()) {
+    GError *error = nullptr;
+    if (t->send_now(bytes, len, t->peer_, &error))
+      return static_cast<ssize_t>(len);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
+      g_error_free(error);  // the datagram is lost, as UDP may lose it
+      return static_cast<ssize_t>(len);
+    }
+    if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      t->set_io_error(error);
+      gnutls_transport_set_errno(t->session_, EIO);
+      return -1;
+    }
+    g_error_free(error);
+  }
+  t->queued_.emplace_back(bytes, bytes + len);
+  return static_cast<ssize_t>(len);
+}
+
+bool DatagramTransport::has_pending_output()
+{
+  std::lock_guard lock(out_mutex_);
+  return !queued_.empty();
+}
+
+FlushResult DatagramTransport::flush(GError **error)
+{
+  std::lock_guard lock(out_mutex_);
+  while (!queued_.empty()) {
+    GError *local = nullptr;
+    const std::vector<guint8> &d = queued_.front();
+    if (!send_now(d.data(), d.size(), peer_, &local)) {
+      if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(local);
+        return FlushResult::WouldBlock;
+      }
+      queued_.clear();
+      g_propagate_error(error, local);
+      return FlushResult::Failed;
+    }
+    queued_.pop_front();
+  }
+  return FlushResult::Flushed;
+}
+
+bool DatagramTransport::base_ready(Wait what)
+{
+  GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+  return (g_datagram_based_condition_check(base_, cond) & cond) != 0;
+}
+
+bool DatagramTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error)
+{
+  GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+  return g_datagram_based_condition_wait(base_, cond, timeout_us, cancellable, error);
+}
+
+gint64 DatagramTransport::retransmit_timeout_us()
+{
+  if (!handshaking_ || !session_)
+    return -1;
+  return static_cast<gint64>(gnutls_dtls_get_timeout(session_)) * 1000;
+}
+
+GSource *DatagramTransport::create_source(Wait what, GCancellable *cancellable)
+{
+  GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+  GSource *source = plain_source_wrapping(g_datagram_based_create_source(base_, cond, cancellable));
+  gint64 retransmit_us = what == Wait::Readable ? retransmit_timeout_us() : -1;
+  if (retransmit_us >= 0)
+    g_source_set_ready_time(source, g_get_monotonic_time() + retransmit_us);
+  return source;
+}
+
+StepResult DatagramTransport::before_server_handshake(GError **)
+{
+  if (!cookies_)
+    return StepResult::Done;
+  bool connected = socket_ && g_socket_is_connected(socket_);
+  for (int i = 0; i < kMaxDroppedPerCall; i++) {
+    GSocketAddress *from = nullptr;
+    gssize n = receive(&from);
+    if (n <= 0) {
+      // Nothing yet, or an I/O error the driver takes from take_io_error().
+      g_clear_object(&from);
+      return StepResult::Again;
+    }
+    GSocketAddress *client = from;
+    if (!client && connected)
+      client = g_socket_get_remote_address(socket_, nullptr);
+    else if (client)
+      g_object_ref(client);
+    std::vector<guint8> client_id = native_address(client);
+    gnutls_dtls_prestate_st prestate;
+    memset(&prestate, 0, sizeof prestate);
+    int ret = gnutls_dtls_cookie_verify(cookie_key(), client_id.data(), client_id.size(),
+                                        recv_buf_.data(), static_cast<size_t>(n), &prestate);
+    if (ret < 0) {
+      // No valid cookie: answer with a HelloVerifyRequest and keep no state.
+      CookieReply reply{base_, connected ? nullptr : client};
+      gnutls_dtls_cookie_send(cookie_key(), client_id.data(), client_id.size(), &prestate,
+                              &reply, push_cookie_reply);
+      if (client)
+        g_object_unref(client);
+      g_clear_object(&from);
+      continue;
+    }
+    gnutls_dtls_prestate_set(session_, &prestate);
+    stash_.assign(recv_buf_.data(), recv_buf_.data() + n);
+    if (!connected && !peer_ && client)
+      peer_ = G_SOCKET_ADDRESS(g_object_ref(client));
+    if (client)
+      g_object_unref(client);
+    g_clear_object(&from);
+    return StepResult::Done;
+  }
+  return StepResult::Again;
+}
+
+}  // namespace gtg

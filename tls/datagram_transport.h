@@ -1,0 +1,83 @@
+// DatagramTransport: the bridge between GnuTLS's push/pull and a
+// GDatagramBased (a UDP GSocket, or an application's demultiplexer).
+//
+// One datagram in is one pull; one push is one datagram out. Nothing blocks
+// GnuTLS: a datagram the base cannot take now is queued and the driver
+// flushes it when the base is writable. While a handshake runs, waits for
+// input are bounded by GnuTLS's retransmission timer (RFC 6347 §4.2.4), so
+// the driver calls GnuTLS again to retransmit.
+// A server can run the stateless cookie exchange (RFC 6347 §4.2.1) before its
+// session sees the ClientHello: a ClientHello without a valid cookie gets a
+// HelloVerifyRequest and costs no state. On an unconnected socket the
+// transport talks to the address of the first verified (or first) peer and
+// ignores datagrams from others.
+// Threads: as StreamTransport (input has one user; output is locked).
+#pragma once
+
+#include "transport.h"
+
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace gtg {
+
+class DatagramTransport final : public Transport {
+public:
+  // `base` must outlive the transport (the connection keeps it).
+  DatagramTransport(GDatagramBased *base, bool server);
+  ~DatagramTransport() override;
+
+  void attach(gnutls_session_t session) override;
+  bool has_pending_output() override;
+  FlushResult flush(GError **error) override;
+  bool has_buffered_input() override { return !stash_.empty(); }
+  bool base_ready(Wait what) override;
+  bool wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error) override;
+  GSource *create_source(Wait what, GCancellable *cancellable) override;
+  GError *take_io_error() override;
+  bool has_io_error() override;
+  bool saw_eof() override { return false; }
+  void set_input_mode(bool, GCancellable *) override {}
+  gint64 retransmit_timeout_us() override;
+  StepResult before_server_handshake(GError **error) override;
+
+  // Whether a handshake runs (input waits are then bounded by its timer).
+  void set_handshaking(bool running) override { handshaking_ = running; }
+  // Turns the server cookie exchange on or off (on by default).
+  void set_cookies(bool enabled) { cookies_ = enabled; }
+  // The MTU for the session: the socket's path MTU minus IP and UDP headers
+  // when it is connected, else 1400.
+  unsigned path_mtu() const;
+
+private:
+  static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
+  static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
+  static int pull_timeout_cb(gnutls_transport_ptr_t self, unsigned ms) noexcept;
+
+  // Receives one datagram from the peer without blocking into recv_buf_:
+  // its size, 0 if none is waiting, -1 with io error set.
+  gssize receive(GSocketAddress **out_from);
+  bool send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error);
+  void set_io_error(GError *error);
+  bool from_peer(GSocketAddress *from);
+
+  gnutls_session_t session_ = nullptr;
+  GDatagramBased *base_;        // (unowned)
+  GSocket *socket_ = nullptr;   // (unowned, nullable) when the base is a GSocket
+  bool server_;
+  bool cookies_ = true;
+  bool handshaking_ = false;
+  GSocketAddress *peer_ = nullptr;  // (owned, nullable) on an unconnected socket
+
+  std::vector<guint8> recv_buf_;
+  std::vector<guint8> stash_;  // a datagram received before GnuTLS asked for it
+
+  std::mutex out_mutex_;
+  std::deque<std::vector<guint8>> queued_;  // guarded by out_mutex_
+
+  std::mutex error_mutex_;
+  GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_
+};
+
+}  // namespace gtg
