@@ -351,16 +351,8 @@ bool identity_matches(gnutls_x509_crt_t crt, const ReferenceIdentity &reference)
 struct Presented {
   gnutls_x509_crt_t crt = nullptr;  // borrowed from the GTlsCertificate, or owned below
   Owned<gnutls_x509_crt_t> owned;
-  std::string der;                  // to spot duplicates (gnutls_x509_crt_equals is slow)
+  std::string der;                  // to spot duplicates
 };
-
-std::string der_of(gnutls_x509_crt_t crt)
-{
-  GnutlsBuffer der;
-  if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0)
-    return std::string();
-  return std::string(reinterpret_cast<const char *>(der.datum.data), der.datum.size);
-}
 
 class ChainVerifier {
 public:
@@ -691,6 +683,14 @@ std::string ChainVerifier::describe(const char *purpose, GSocketConnectable *ide
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+std::string der_of(gnutls_x509_crt_t crt)
+{
+  GnutlsBuffer der;
+  if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0)
+    return std::string();
+  return std::string(reinterpret_cast<const char *>(der.datum.data), der.datum.size);
+}
 
 gnutls_x509_crt_t x509_of(GTlsCertificate *cert, Owned<gnutls_x509_crt_t> *out_owned)
 {
