@@ -621,6 +621,20 @@ void test_verify_times()
   g_object_unref(intermediate);
 }
 
+void test_verify_insecure_and_bad_signature()
+{
+  GTlsCertificate *intermediate = load_cert("intermediate-ca.pem");
+  GTlsCertificate *sha1 = load_cert("insecure-sha1.pem");
+  g_assert_cmpuint(verify_as(sha1, "server.example.test", intermediate), ==, G_TLS_CERTIFICATE_INSECURE);
+  GTlsCertificate *forged = load_cert("bad-signature.pem");
+  // GIO has no flag of its own for a bad signature.
+  g_assert_cmpuint(verify_as(forged, "server.example.test", intermediate), ==,
+                   G_TLS_CERTIFICATE_GENERIC_ERROR);
+  g_object_unref(forged);
+  g_object_unref(sha1);
+  g_object_unref(intermediate);
+}
+
 // ---------------------------------------------------------------------------
 // PKCS#12
 
@@ -740,6 +754,7 @@ int main(int argc, char **argv)
   g_test_add_func("/certificate/verify/bad-identity", test_verify_bad_identity);
   g_test_add_func("/certificate/verify/unknown-ca", test_verify_unknown_ca);
   g_test_add_func("/certificate/verify/times", test_verify_times);
+  g_test_add_func("/certificate/verify/insecure-and-bad-signature", test_verify_insecure_and_bad_signature);
   g_test_add_func("/certificate/pkcs12/without-password", test_pkcs12_without_password);
   g_test_add_func("/certificate/pkcs12/password", test_pkcs12_password);
   g_test_add_func("/certificate/pkcs12/garbage", test_pkcs12_garbage);

@@ -13,6 +13,8 @@
 #   server-ecdsa.pem       the same identity with an ECDSA P-256 key (server-ecdsa-key.pem)
 #   server-root.pem        server certificate signed directly by the root (key server-key.pem)
 #   client.pem             client certificate (EKU clientAuth) signed by the root, client-key.pem
+#   insecure-sha1.pem      server certificate signed by the intermediate with SHA-1
+#   bad-signature.pem      server.pem with a damaged signature
 #   expired.pem            server certificate (key server-key.pem) that expired in 2020
 #   not-yet-valid.pem      server certificate (key server-key.pem) valid from 2048
 #   self-signed.pem        unrelated self-signed certificate, key self-signed-key.pem
@@ -82,6 +84,10 @@ activation_date = \"2048-01-01 00:00:00\"
 expiration_date = \"2049-12-31 23:59:59\"
 $server_body"
 
+template insecure-sha1 "serial = 15
+$good_dates
+$server_body"
+
 template client "cn = \"Gtg Test Client\"
 organization = \"gio-tls-gnutls tests\"
 email = \"client@example.test\"
@@ -127,6 +133,9 @@ sign server-root.pem server-key.pem server-root ca.pem ca-key.pem
 sign expired.pem server-key.pem expired intermediate-ca.pem intermediate-ca-key.pem
 sign not-yet-valid.pem server-key.pem not-yet-valid intermediate-ca.pem intermediate-ca-key.pem
 sign client.pem client-key.pem client ca.pem ca-key.pem
+certtool --generate-certificate --load-privkey server-key.pem --template "$tmp/insecure-sha1.tmpl" \
+  --load-ca-certificate intermediate-ca.pem --load-ca-privkey intermediate-ca-key.pem \
+  --hash SHA1 --outfile insecure-sha1.pem --no-text 2>/dev/null
 
 cat server.pem intermediate-ca.pem > server-chain.pem
 cat server.pem intermediate-ca.pem ca.pem > server-fullchain.pem
@@ -161,4 +170,11 @@ head -c 400 server.der > truncated.der
 head -c 300 server.pem > truncated.pem
 printf -- '-----END CERTIFICATE-----\n' >> truncated.pem
 head -c 200 server.p12 > truncated.p12
+# server.der with the last byte of its signature changed: parses, never verifies.
+size=$(wc -c < server.der)
+last=$(tail -c 1 server.der | od -An -tu1 | tr -d ' ')
+head -c $((size - 1)) server.der > "$tmp/bad-signature.der"
+printf "\\$(printf '%03o' $(( (last + 1) % 256 )))" >> "$tmp/bad-signature.der"
+certtool --certificate-info --inder --infile "$tmp/bad-signature.der" --no-text \
+  --outfile bad-signature.pem 2>/dev/null
 echo "done"
