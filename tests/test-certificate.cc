@@ -679,6 +679,12 @@ void test_pkcs12_without_password()
   g_assert_no_error(error);
   assert_is_server_with_chain(cert);
   g_object_unref(cert);
+
+  // GLib reads a .p12 file name as PKCS#12.
+  cert = g_tls_certificate_new_from_file(path_of("server.p12").c_str(), &error);
+  g_assert_no_error(error);
+  assert_is_server_with_chain(cert);
+  g_object_unref(cert);
 }
 
 void test_pkcs12_password()
