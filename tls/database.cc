@@ -208,7 +208,7 @@ std::unique_ptr<TrustStore> TrustStore::from_pem_file(const char *path, GError *
     unsigned n_crls = 0;
     ret = gnutls_x509_crl_list_import2(&crls, &n_crls, &pem, GNUTLS_X509_FMT_PEM, 0);
     if (ret < 0) {
-      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC,
                   _("Could not parse the certificate revocation lists in “%s”: %s"), display.get(),
                   gnutls_strerror(ret));
       return nullptr;

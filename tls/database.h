@@ -55,7 +55,8 @@ const gnutls_x509_crt_t *database_get_anchors(GTlsDatabase *database, unsigned *
 // file:// URI of `path` with the SHA-256 of the certificate as fragment.
 // Called once, from GtgFileDatabase's GInitable init, before the database is
 // shared. Errors: G_FILE_ERROR when the file cannot be read,
-// G_TLS_ERROR_BAD_CERTIFICATE when it holds no certificate or a damaged one.
+// G_TLS_ERROR_MISC (the code glib-networking uses, which applications check)
+// when it holds no certificate, a damaged one or a damaged CRL.
 bool database_load_anchor_file(GTlsDatabase *database, const char *path, GError **error);
 
 // A human-readable, translated description of `flags` for `cert` and its

@@ -3,8 +3,8 @@
 // A GtgDatabase whose anchors come from the PEM file named by the `anchors`
 // property. The file is read once, in GInitable::init (g_tls_file_database_new
 // calls it): a file that cannot be read is a G_FILE_ERROR, one with no
-// certificate or a damaged one a G_TLS_ERROR_MISC (as glib-networking), and no object
-// is returned. CRLs in the same file are applied to verification. Everything
+// certificate or a damaged one a G_TLS_ERROR_MISC (as with glib-networking),
+// and no object is returned. CRLs in the same file are applied to verification. Everything
 // else (verification, lookups, handles) is GtgDatabase's.
 #include "config.h"
 
