@@ -477,6 +477,12 @@ void test_file_garbage()
   g_assert_null(db);
   g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC);
   g_clear_error(&error);
+
+  db = g_tls_file_database_new(chains_path("anchors-broken-crl.pem").c_str(), &error);
+  g_assert_null(db);
+  g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC);
+  g_assert_nonnull(strstr(error->message, "revocation"));
+  g_clear_error(&error);
 }
 
 void test_file_no_anchors()

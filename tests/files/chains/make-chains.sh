@@ -255,4 +255,7 @@ printf 'this is not a certificate\n' >garbage.pem
 cat root.pem >anchors-broken.pem
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBroken/AAAA==\n-----END CERTIFICATE-----\n' >>anchors-broken.pem
 
+cat root.pem >anchors-broken-crl.pem
+printf -- '-----BEGIN X509 CRL-----\nMIIBroken/AAAA==\n-----END X509 CRL-----\n' >>anchors-broken-crl.pem
+
 rm -f ./*.tmpl ./*-key.pem
