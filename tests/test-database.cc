@@ -292,12 +292,16 @@ void test_default_singleton()
   g_object_unref(a);
 }
 
-// The first system anchor, as GnuTLS itself loads it (the oracle here).
+// The first system anchor, as GnuTLS itself loads it (the oracle here);
+// nullptr when the machine has no system trust store.
 GTlsCertificate *first_system_anchor(GByteArray **out_subject)
 {
   gnutls_x509_trust_list_t list;
   g_assert_cmpint(gnutls_x509_trust_list_init(&list, 0), ==, 0);
-  g_assert_cmpint(gnutls_x509_trust_list_add_system_trust(list, 0, 0), >, 0);
+  if (gnutls_x509_trust_list_add_system_trust(list, 0, 0) <= 0) {
+    gnutls_x509_trust_list_deinit(list, 1);
+    return nullptr;
+  }
   gnutls_x509_trust_list_iter_t iter = nullptr;
   gnutls_x509_crt_t crt = nullptr;
   g_assert_cmpint(gnutls_x509_trust_list_iter_get_ca(list, &iter, &crt), ==, 0);
@@ -338,6 +342,11 @@ void test_default_lookups()
   GTlsDatabase *db = g_tls_backend_get_default_database(g_tls_backend_get_default());
   GByteArray *subject = nullptr;
   GTlsCertificate *anchor = first_system_anchor(&subject);
+  if (!anchor) {
+    g_object_unref(db);
+    g_test_skip("The system trust store is empty");
+    return;
+  }
 
   // Threads race for the first lookup (the anchors are listed on first use).
   HandleRace race{db, anchor};
