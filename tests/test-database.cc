@@ -172,6 +172,7 @@ const VerifyCase kVerifyCases[] = {
      kUnknownCa | kExpired},
     {"bad-combo", "anchors-root.pem", "chain-stranger.pem", kServer, "other.test",
      kUnknownCa | kExpired | kBadIdentity},
+    {"expired-anchor", "anchors-oldroot.pem", "oldleaf.pem", kServer, "oldleaf.test", kExpired},
     {"revoked", "anchors-root-crl.pem", "chain-revoked.pem", kServer, "revoked.test", kRevoked},
     {"insecure", "anchors-root.pem", "chain-sha1.pem", kServer, "sha1.test",
      G_TLS_CERTIFICATE_INSECURE},
@@ -934,6 +935,17 @@ void test_debug_detail()
   g_assert_no_error(error);
   g_assert_true(debug_line_contains({"CN=byleaf.test", "not allowed to issue"}));
   g_object_unref(chain);
+
+  module_debug_lines.clear();
+  GTlsDatabase *old_db = load_database("anchors-oldroot.pem");
+  chain = load_chain("oldleaf.pem");
+  g_tls_database_verify_chain(old_db, chain, kServer, nullptr, nullptr, G_TLS_DATABASE_VERIFY_NONE,
+                              nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_true(debug_line_contains({"CN=Expired Root CA", "expired on 2002-01-01"}));
+  g_assert_false(debug_line_contains({"CN=oldleaf.test"}));
+  g_object_unref(chain);
+  g_object_unref(old_db);
 
   // A good chain logs no rejection.
   module_debug_lines.clear();

@@ -126,6 +126,23 @@ activation_date = \"2001-01-01 00:00:00\"
 expiration_date = \"2002-01-01 00:00:00\""
 signed strangerleaf stranger
 
+# An expired root and a leaf under it that is itself still valid.
+key oldroot
+tmpl oldroot "cn = \"Expired Root CA\"
+serial = 35
+ca
+cert_signing_key
+activation_date = \"2001-01-01 00:00:00\"
+expiration_date = \"2002-01-01 00:00:00\""
+self_signed oldroot
+key oldleaf
+tmpl oldleaf "cn = \"oldleaf.test\"
+serial = 36
+dns_name = \"oldleaf.test\"
+signing_key
+$valid"
+signed oldleaf oldroot
+
 # An intermediate restricted to serverAuth, issuing a client leaf.
 key srvonlyca
 tmpl srvonlyca "$(ca_body 'Server-only CA' 40)
@@ -255,6 +272,7 @@ printf 'this is not a certificate\n' >garbage.pem
 cat root.pem >anchors-broken.pem
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBroken/AAAA==\n-----END CERTIFICATE-----\n' >>anchors-broken.pem
 
+cp oldroot.pem anchors-oldroot.pem
 cat root.pem >anchors-broken-crl.pem
 printf -- '-----BEGIN X509 CRL-----\nMIIBroken/AAAA==\n-----END X509 CRL-----\n' >>anchors-broken-crl.pem
 
