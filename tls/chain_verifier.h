@@ -12,10 +12,13 @@
 // issuer name and key identifier, starting at the leaf and stopping at the
 // first certificate a trust anchor issued, at a self-issued certificate, or
 // after 16 certificates. GnuTLS verifies that path (signatures, validity
-// times, basic constraints, CRLs held by the trust list, insecure algorithms
-// and the extended key usage of `purpose`); the identity is checked here, by
-// the rules of RFC 6125. When something fails, each failure is attributed to
-// the certificate that caused it, for the message and the debug log.
+// times, basic constraints, CRLs held by the trust list, insecure
+// algorithms). The extended key usage of `purpose` (on every certificate of
+// the path and the anchor: GnuTLS would stop at the first mismatch and hide
+// the other failures), validity times again (GIO wants every flag that
+// applies) and the identity (RFC 6125) are checked here. When something
+// fails, each failure is attributed to the certificate that caused it, for
+// the message and the debug log.
 #pragma once
 
 #include "owners.h"
