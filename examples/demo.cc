@@ -11,7 +11,8 @@
 //      thread of its own and the client on the main thread, and reports the
 //      protocol version, cipher suite, ALPN and the verification result.
 // A step the backend says it does not support (G_IO_ERROR_NOT_SUPPORTED) is
-// reported as such; any other failure prints what failed and exits 1.
+// reported as such, and fails the demo only with --require-all; any other
+// failure prints what failed and exits 1.
 #include <gio/gio.h>
 
 #include <chrono>
@@ -478,11 +479,14 @@ int main(int argc, char **argv)
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep the report and errors in order
   g_autofree char *files_dir = g_strdup(DEMO_FILES_DIR);
   g_autofree char *expected_backend = nullptr;
+  gboolean require_all = FALSE;
   const GOptionEntry entries[] = {
       {"files", 0, 0, G_OPTION_ARG_FILENAME, &files_dir,
        "Directory holding ca.pem, server-chain.pem and server-key.pem", "DIR"},
       {"expect-backend", 0, 0, G_OPTION_ARG_STRING, &expected_backend,
        "Fail unless GIO loaded the backend with this type name", "TYPE"},
+      {"require-all", 0, 0, G_OPTION_ARG_NONE, &require_all,
+       "Fail when the backend does not support a step (TLS or DTLS)", nullptr},
       {},
   };
   g_autoptr(GOptionContext) options =
@@ -542,7 +546,8 @@ int main(int argc, char **argv)
 
   const Outcome tls = run_tls_exchange(server_cert, ca_database);
   const Outcome dtls = run_dtls_exchange(server_cert, ca_database);
-  if (tls == Outcome::kFailed || dtls == Outcome::kFailed) {
+  const bool any_unsupported = tls == Outcome::kUnsupported || dtls == Outcome::kUnsupported;
+  if (tls == Outcome::kFailed || dtls == Outcome::kFailed || (require_all && any_unsupported)) {
     std::printf("\nDemo failed: see the messages above.\n");
     return 1;
   }

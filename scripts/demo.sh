@@ -21,4 +21,4 @@ meson compile -C "$build"
 GIO_MODULE_DIR="$build/tls"
 GIO_USE_TLS=gnutls
 export GIO_MODULE_DIR GIO_USE_TLS
-exec "$build/examples/gio-tls-gnutls-demo" --expect-backend GTlsBackendGnutls "$@"
+exec "$build/examples/gio-tls-gnutls-demo" --expect-backend GTlsBackendGnutls --require-all "$@"
