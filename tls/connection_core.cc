@@ -5,6 +5,7 @@
 #include "session_cache.h"
 
 #include <glib/gi18n-lib.h>
+#include <gnutls/crypto.h>
 #include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
@@ -1269,8 +1270,7 @@ bool ConnectionCore::get_channel_binding_data(GTlsChannelBindingType type, GByte
     }
     break;
   case G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT:
-    cb = GNUTLS_CB_TLS_SERVER_END_POINT;
-    break;
+    return server_end_point(data, error);
   case G_TLS_CHANNEL_BINDING_TLS_EXPORTER:
     cb = GNUTLS_CB_TLS_EXPORTER;
     break;
@@ -1289,6 +1289,39 @@ bool ConnectionCore::get_channel_binding_data(GTlsChannelBindingType type, GByte
   if (data)
     g_byte_array_append(data, out.data, out.size);
   gnutls_free(out.data);
+  return true;
+}
+
+// RFC 5929 §4.1: the hash of the server's certificate, with the hash of its
+// signature algorithm (SHA-256 for MD5 and SHA-1). Computed here, from our
+// own certificate on a server and the peer's on a client, so that it is
+// also available on a resumed session.
+bool ConnectionCore::server_end_point(GByteArray *data, GError **error)
+{
+  GTlsCertificate *cert = role_ == Role::Server ? certificate.get() : peer_certificate_.get();
+  gnutls_x509_crt_t crt = cert ? certificate_get_x509(cert) : nullptr;
+  GnutlsBuffer der;
+  if (!crt || gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0) {
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_AVAILABLE,
+                        _("The server certificate is not available"));
+    return false;
+  }
+  int sign = gnutls_x509_crt_get_signature_algorithm(crt);
+  gnutls_digest_algorithm_t hash =
+      sign >= 0 ? gnutls_sign_get_hash_algorithm(static_cast<gnutls_sign_algorithm_t>(sign))
+                : GNUTLS_DIG_UNKNOWN;
+  if (hash == GNUTLS_DIG_MD5 || hash == GNUTLS_DIG_SHA1 || hash == GNUTLS_DIG_UNKNOWN)
+    hash = GNUTLS_DIG_SHA256;
+  unsigned len = gnutls_hash_get_len(hash);
+  guint8 digest[64];
+  if (len == 0 || len > sizeof digest ||
+      gnutls_hash_fast(hash, der.datum.data, der.datum.size, digest) < 0) {
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED,
+                        _("The server certificate's signature hash is not supported"));
+    return false;
+  }
+  if (data)
+    g_byte_array_append(data, digest, len);
   return true;
 }
 

@@ -84,6 +84,7 @@ public:
   // accepted-cas (client): a list of GByteArray DNs; (transfer full).
   GList *accepted_cas() const;
   bool get_channel_binding_data(GTlsChannelBindingType type, GByteArray *data, GError **error);
+  bool server_end_point(GByteArray *data, GError **error);
   // GTlsClientConnection.copy_session_state.
   void copy_session_state_from(ConnectionCore &source);
 
