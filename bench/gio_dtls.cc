@@ -1,0 +1,336 @@
+// The DTLS workloads through the public GIO API: GDtlsClientConnection and
+// GDtlsServerConnection over connected GSocket UDP pairs, client on the
+// calling thread, server on a helper thread, sync calls. A backend that
+// cannot make DTLS connections (construction fails) is reported n/a.
+#include "workloads.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <unistd.h>
+
+namespace bench {
+
+namespace {
+
+// Cancels a GCancellable when a deadline passes, unless disarmed first
+// (destruction disarms). Bounds sync GIO calls that take no timeout.
+class Watchdog {
+public:
+  Watchdog(GCancellable *cancellable, double seconds)
+      : thread_([this, cancellable, seconds] {
+          std::unique_lock lock(mutex_);
+          if (!cond_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return disarmed_; }))
+            g_cancellable_cancel(cancellable);
+        })
+  {
+  }
+  ~Watchdog()
+  {
+    {
+      std::lock_guard lock(mutex_);
+      disarmed_ = true;
+      cond_.notify_all();
+    }
+    thread_.join();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable cond_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
+GDatagramBased *udp_based(int fd)
+{
+  GSocket *sock = g_socket_new_from_fd(fd, nullptr);
+  if (!sock)
+    close(fd);
+  return sock ? G_DATAGRAM_BASED(sock) : nullptr;
+}
+
+GDatagramBased *dtls_client(int fd, GTlsDatabase *db, GError **error)
+{
+  GDatagramBased *base = udp_based(fd);
+  if (!base) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot wrap socket");
+    return nullptr;
+  }
+  GSocketConnectable *id = g_network_address_new("localhost", 443);
+  GDatagramBased *c = g_dtls_client_connection_new(base, id, error);
+  g_object_unref(id);
+  g_object_unref(base);
+  if (c)
+    g_dtls_connection_set_database(G_DTLS_CONNECTION(c), db);
+  return c;
+}
+
+GDatagramBased *dtls_server(int fd, GTlsCertificate *cert, GError **error)
+{
+  GDatagramBased *base = udp_based(fd);
+  if (!base) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot wrap socket");
+    return nullptr;
+  }
+  GDatagramBased *c = g_dtls_server_connection_new(base, cert, error);
+  g_object_unref(base);
+  return c;
+}
+
+bool handshake(GDatagramBased *conn, GCancellable *cancellable, GError **error)
+{
+  return conn && g_dtls_connection_handshake(G_DTLS_CONNECTION(conn), cancellable, error);
+}
+
+bool send_one(GDatagramBased *conn, const void *buf, size_t len, GCancellable *cancellable, GError **error)
+{
+  GOutputVector v = {buf, len};
+  GOutputMessage m = {nullptr, &v, 1, 0, nullptr, 0};
+  return g_datagram_based_send_messages(conn, &m, 1, 0, -1, cancellable, error) == 1;
+}
+
+// One datagram into buf; its size, or -1 (error or timeout, in µs).
+gssize receive_one(GDatagramBased *conn, void *buf, size_t len, gint64 timeout_us, GCancellable *cancellable,
+                   GError **error)
+{
+  GInputVector v = {buf, len};
+  GInputMessage m = {nullptr, &v, 1, 0, 0, nullptr, nullptr};
+  if (g_datagram_based_receive_messages(conn, &m, 1, 0, timeout_us, cancellable, error) != 1)
+    return -1;
+  return static_cast<gssize>(m.bytes_received);
+}
+
+void close_and_unref(GDatagramBased *conn)
+{
+  if (!conn)
+    return;
+  g_dtls_connection_close(G_DTLS_CONNECTION(conn), nullptr, nullptr);
+  g_object_unref(conn);
+}
+
+std::string take_message(GError **e)
+{
+  std::string m = *e ? (*e)->message : "unknown error";
+  g_clear_error(e);
+  return m;
+}
+
+// Whether this backend makes DTLS connections at all; else why not.
+bool dtls_available(GTlsDatabase *db, std::string *out_why)
+{
+  int fds[2];
+  if (!udp_pair(fds)) {
+    *out_why = "cannot make a UDP pair";
+    return false;
+  }
+  GError *e = nullptr;
+  GDatagramBased *c = dtls_client(fds[0], db, &e);
+  close(fds[1]);
+  if (c) {
+    g_object_unref(c);
+    return true;
+  }
+  bool supports = g_tls_backend_supports_dtls(g_tls_backend_get_default());
+  *out_why = "DTLS not available from this backend (" + take_message(&e) +
+             (supports ? ")" : "; g_tls_backend_supports_dtls() is FALSE)");
+  return false;
+}
+
+Result handshakes(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
+{
+  Result r;
+  r.workload = "dtls-hs";
+  r.unit = "handshakes/s";
+  FdQueue queue;
+  GCancellable *cancel = g_cancellable_new();
+  std::atomic<long> server_failures{0};
+  std::thread server([&] {
+    for (int fd; (fd = queue.pop()) >= 0;) {
+      GDatagramBased *conn = dtls_server(fd, cert, nullptr);
+      if (!handshake(conn, cancel, nullptr) || !send_one(conn, "x", 1, cancel, nullptr))
+        server_failures++;
+      close_and_unref(conn);
+    }
+  });
+  Watchdog watchdog(cancel, lim.seconds + 10);
+  GError *e = nullptr;
+  long count = 0;
+  double start = now_s(), deadline = start + lim.seconds;
+  while (count < lim.max_count && now_s() < deadline) {
+    int fds[2];
+    if (!udp_pair(fds))
+      break;
+    queue.push(fds[1]);
+    GDatagramBased *conn = dtls_client(fds[0], db, &e);
+    char byte;
+    bool ok = handshake(conn, cancel, &e) && receive_one(conn, &byte, 1, 2000000, cancel, &e) == 1;
+    close_and_unref(conn);
+    if (!ok)
+      break;
+    count++;
+  }
+  double elapsed = now_s() - start;
+  if (e)
+    r.note = "stopped by error: " + take_message(&e);
+  g_cancellable_cancel(cancel);  // a server still waiting gives up
+  queue.close();
+  server.join();
+  r.value = count / elapsed;
+  r.number("completed", count);
+  r.number("seconds", elapsed);
+  r.number("server_failures", server_failures.load());
+  return r;
+}
+
+Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
+{
+  Result r;
+  r.workload = "dtls-dgram";
+  r.unit = "datagrams/s";
+  int fds[2];
+  if (!udp_pair(fds)) {
+    r.unavailable("cannot make a UDP pair");
+    return r;
+  }
+  GCancellable *cancel = g_cancellable_new();
+  std::atomic<bool> sender_done{false};
+  long received = 0;
+  double first = 0, last = 0;
+  std::thread server([&, fd = fds[1]] {
+    GDatagramBased *conn = dtls_server(fd, cert, nullptr);
+    if (handshake(conn, cancel, nullptr)) {
+      std::vector<char> buf(2048);
+      for (;;) {
+        GError *e = nullptr;
+        gssize n = receive_one(conn, buf.data(), buf.size(), 100000, cancel, &e);
+        bool timed_out = e && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+        g_clear_error(&e);
+        if (n > 0) {
+          last = now_s();
+          if (received++ == 0)
+            first = last;
+        } else if (!timed_out || sender_done.load()) {
+          break;
+        }
+      }
+    }
+    close_and_unref(conn);
+  });
+  Watchdog watchdog(cancel, lim.seconds + 10);
+  GError *e = nullptr;
+  GDatagramBased *conn = dtls_client(fds[0], db, &e);
+  long sent = 0;
+  if (handshake(conn, cancel, &e)) {
+    std::vector<char> buf(1200, 'd');
+    double deadline = now_s() + lim.seconds;
+    while (sent < lim.max_count && now_s() < deadline && send_one(conn, buf.data(), buf.size(), cancel, &e))
+      sent++;
+  }
+  sender_done.store(true);
+  if (e)
+    r.note = "stopped by error: " + take_message(&e);
+  server.join();
+  close_and_unref(conn);
+  r.value = received > 1 ? (received - 1) / (last - first) : 0;
+  r.number("sent", sent);
+  r.number("received", received);
+  return r;
+}
+
+Result lossy_handshakes(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
+{
+  Result r;
+  r.workload = "dtls-loss";
+  r.unit = "ms/handshake";
+  const double per_handshake = 8;
+  std::vector<double> times_ms;
+  long attempts = 0, failures = 0;
+  std::string first_error;
+  double end = now_s() + lim.seconds;
+  while (attempts < lim.max_count && now_s() + 0.5 < end) {
+    int c = udp_socket(), s = udp_socket();
+    LossyRelay relay;
+    if (c < 0 || s < 0 || !relay.start(local_port(c), local_port(s), 0.2, 1000 + attempts) ||
+        !udp_connect(c, relay.client_facing_port()) || !udp_connect(s, relay.server_facing_port())) {
+      r.unavailable("cannot set up the lossy relay");
+      return r;
+    }
+    attempts++;
+    GCancellable *server_cancel = g_cancellable_new();
+    std::thread server([&] {
+      GDatagramBased *conn = dtls_server(s, cert, nullptr);
+      if (handshake(conn, server_cancel, nullptr)) {
+        // Keep reading so retransmitted client flights are answered.
+        char buf[2048];
+        while (!g_cancellable_is_cancelled(server_cancel))
+          receive_one(conn, buf, sizeof buf, 50000, server_cancel, nullptr);
+      }
+      if (conn)
+        g_object_unref(conn);  // no close_notify: the relay would drop it anyway
+    });
+    GCancellable *client_cancel = g_cancellable_new();
+    GError *e = nullptr;
+    double t0 = now_s();
+    bool ok;
+    GDatagramBased *conn;
+    {
+      Watchdog watchdog(client_cancel, std::min(per_handshake, end - t0));
+      conn = dtls_client(c, db, &e);
+      ok = handshake(conn, client_cancel, &e);
+    }
+    double t1 = now_s();
+    if (ok) {
+      times_ms.push_back((t1 - t0) * 1000);
+    } else {
+      failures++;
+      if (first_error.empty())
+        first_error = take_message(&e);
+    }
+    g_clear_error(&e);
+    g_cancellable_cancel(server_cancel);
+    server.join();
+    if (conn)
+      g_object_unref(conn);
+    g_object_unref(server_cancel);
+    g_object_unref(client_cancel);
+  }
+  if (!first_error.empty())
+    r.text("first_error", first_error);
+  if (times_ms.empty()) {
+    r.unavailable("no handshake completed at 20% loss");
+  } else {
+    r.value = median(times_ms);
+    r.number("min_ms", *std::min_element(times_ms.begin(), times_ms.end()));
+    r.number("max_ms", *std::max_element(times_ms.begin(), times_ms.end()));
+  }
+  r.number("completed", times_ms.size());
+  r.number("attempts", attempts);
+  r.number("failures", failures);
+  return r;
+}
+
+}  // namespace
+
+Result run_gio_dtls(const std::string &name, GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
+{
+  std::string why;
+  if (!dtls_available(db, &why)) {
+    Result r;
+    r.workload = name;
+    r.unavailable(why);
+    return r;
+  }
+  if (name == "dtls-hs")
+    return handshakes(cert, db, lim);
+  if (name == "dtls-dgram")
+    return datagrams(cert, db, lim);
+  if (name == "dtls-loss")
+    return lossy_handshakes(cert, db, lim);
+  Result r;
+  r.workload = name;
+  r.unavailable("unknown workload");
+  return r;
+}
+
+}  // namespace bench
