@@ -1,0 +1,1628 @@
+// Tests of GTlsConnection through the public GIO API, over loopback TCP:
+// sync and async handshakes with data both ways, many concurrent async
+// handshakes on one thread, ALPN, certificate rejection and acceptance,
+// client authentication, SNI, session resumption, cancellation, channel
+// binding, and interoperation with gnutls-serv/gnutls-cli and
+// openssl s_server/s_client.
+//
+// Every test runs twice: /connection/tls1.3/... with the default priority and
+// /connection/tls1.2/... in a child process (g_test_trap_subprocess) whose
+// G_TLS_GNUTLS_PRIORITY disables TLS 1.3, since the module reads the priority
+// once per process. A child reports a skip or an incomplete test to the
+// parent through the file named by GTG_CHILD_REPORT.
+//
+// GnuTLS is used directly only as an independent peer (a raw server that
+// reports the SNI it received and whether a session was resumed, and a raw
+// client that resumes against our server). Every wait is bounded.
+//
+// Test data: tests/files (make-files.sh).
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Protocol version parameterisation
+
+enum class Version { Tls13, Tls12 };
+
+const char *const kTls12Priority = "NORMAL:%COMPAT:!VERS-TLS1.3";
+const char *const kReportEnv = "GTG_CHILD_REPORT";
+
+Version current_version = Version::Tls13;
+bool priority_overridden = false;  // G_TLS_GNUTLS_PRIORITY set by whoever ran us
+
+GTlsProtocolVersion expected_protocol()
+{
+  return current_version == Version::Tls13 ? G_TLS_PROTOCOL_VERSION_TLS_1_3
+                                           : G_TLS_PROTOCOL_VERSION_TLS_1_2;
+}
+
+// In a child, a skip or incomplete is written to the report file and the
+// test returns normally; the parent turns it into g_test_skip/_incomplete.
+void report_to_parent(const char *kind, const char *message)
+{
+  const char *path = g_getenv(kReportEnv);
+  g_assert_nonnull(path);
+  std::string line = std::string(kind) + ":" + message;
+  GError *error = nullptr;
+  g_file_set_contents(path, line.c_str(), -1, &error);
+  g_assert_no_error(error);
+}
+
+void skip(const char *message)
+{
+  if (g_test_subprocess())
+    report_to_parent("skip", message);
+  else
+    g_test_skip(message);
+}
+
+void incomplete(const char *message)
+{
+  if (g_test_subprocess())
+    report_to_parent("incomplete", message);
+  else
+    g_test_incomplete(message);
+}
+
+struct Case {
+  std::string path;
+  void (*run)();
+  Version version;
+};
+
+void run_case(gconstpointer data)
+{
+  const auto *c = static_cast<const Case *>(data);
+  current_version = c->version;
+  if (c->version == Version::Tls13) {
+    if (priority_overridden) {
+      g_test_skip("G_TLS_GNUTLS_PRIORITY is set in the environment");
+      return;
+    }
+    c->run();
+    return;
+  }
+  if (g_test_subprocess()) {
+    g_assert_cmpstr(g_getenv("G_TLS_GNUTLS_PRIORITY"), ==, kTls12Priority);
+    c->run();
+    return;
+  }
+  char *report = nullptr;
+  GError *error = nullptr;
+  int fd = g_file_open_tmp("gtg-test-connection-XXXXXX", &report, &error);
+  g_assert_no_error(error);
+  close(fd);
+  g_setenv("G_TLS_GNUTLS_PRIORITY", kTls12Priority, TRUE);
+  g_setenv(kReportEnv, report, TRUE);
+  g_test_trap_subprocess(nullptr, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unsetenv("G_TLS_GNUTLS_PRIORITY");
+  g_unsetenv(kReportEnv);
+  char *contents = nullptr;
+  g_file_get_contents(report, &contents, nullptr, nullptr);
+  g_unlink(report);
+  g_free(report);
+  g_test_trap_assert_passed();
+  if (contents && g_str_has_prefix(contents, "skip:"))
+    g_test_skip(contents + 5);
+  else if (contents && g_str_has_prefix(contents, "incomplete:"))
+    g_test_incomplete(contents + 11);
+  g_free(contents);
+}
+
+// ---------------------------------------------------------------------------
+// Test data
+
+std::string data_path(const char *name)
+{
+  return std::string(TEST_FILES_DIR "/") + name;
+}
+
+// The server certificate (signed by the intermediate) with its chain and key.
+GTlsCertificate *server_certificate()
+{
+  GError *error = nullptr;
+  GTlsCertificate *cert =
+      g_tls_certificate_new_from_file(data_path("server-and-key.pem").c_str(), &error);
+  g_assert_no_error(error);
+  return cert;
+}
+
+GTlsCertificate *client_certificate()
+{
+  GError *error = nullptr;
+  GTlsCertificate *cert = g_tls_certificate_new_from_files(
+      data_path("client.pem").c_str(), data_path("client-key.pem").c_str(), &error);
+  g_assert_no_error(error);
+  return cert;
+}
+
+// A database trusting only the test root CA.
+GTlsDatabase *ca_database()
+{
+  GError *error = nullptr;
+  GTlsDatabase *db = g_tls_file_database_new(data_path("ca.pem").c_str(), &error);
+  g_assert_no_error(error);
+  return db;
+}
+
+// ---------------------------------------------------------------------------
+// Waiting, bounded
+
+// Iterates the default main context until `done()` or `timeout_ms` passed.
+template <typename Done>
+bool iterate_until(Done done, unsigned timeout_ms)
+{
+  bool timed_out = false;
+  guint id = g_timeout_add(
+      timeout_ms,
+      [](gpointer p) -> gboolean {
+        *static_cast<bool *>(p) = true;
+        return G_SOURCE_REMOVE;
+      },
+      &timed_out);
+  while (!done() && !timed_out)
+    g_main_context_iteration(nullptr, TRUE);
+  if (!timed_out)
+    g_source_remove(id);
+  return done();
+}
+
+// Cancels `cancellable` from its own thread after `timeout_ms`, unless
+// destroyed first. Bounds blocking calls.
+class Watchdog {
+ public:
+  explicit Watchdog(unsigned timeout_ms)
+      : cancellable_(g_cancellable_new()),
+        deadline_(g_get_monotonic_time() + gint64(timeout_ms) * 1000)
+  {
+    g_mutex_init(&mutex_);
+    g_cond_init(&cond_);
+    thread_ = g_thread_new("watchdog", &Watchdog::main, this);
+  }
+  ~Watchdog()
+  {
+    {
+      g_mutex_lock(&mutex_);
+      stop_ = true;
+      g_cond_signal(&cond_);
+      g_mutex_unlock(&mutex_);
+    }
+    g_thread_join(thread_);
+    g_object_unref(cancellable_);
+    g_cond_clear(&cond_);
+    g_mutex_clear(&mutex_);
+  }
+  Watchdog(const Watchdog &) = delete;
+  Watchdog &operator=(const Watchdog &) = delete;
+
+  GCancellable *cancellable() const { return cancellable_; }
+
+ private:
+  static gpointer main(gpointer data)
+  {
+    auto *self = static_cast<Watchdog *>(data);
+    g_mutex_lock(&self->mutex_);
+    while (!self->stop_) {
+      if (!g_cond_wait_until(&self->cond_, &self->mutex_, self->deadline_)) {
+        g_cancellable_cancel(self->cancellable_);
+        break;
+      }
+    }
+    g_mutex_unlock(&self->mutex_);
+    return nullptr;
+  }
+
+  GCancellable *cancellable_;
+  gint64 deadline_;
+  GMutex mutex_;
+  GCond cond_;
+  bool stop_ = false;
+  GThread *thread_ = nullptr;
+};
+
+int thread_count()
+{
+  char *status = nullptr;
+  g_assert_true(g_file_get_contents("/proc/self/status", &status, nullptr, nullptr));
+  const char *line = strstr(status, "\nThreads:");
+  g_assert_nonnull(line);
+  int n = atoi(line + strlen("\nThreads:"));
+  g_free(status);
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Loopback transport
+
+// A listener on 127.0.0.1 at a kernel-chosen port.
+struct Listener {
+  GSocketListener *listener = nullptr;
+  guint16 port = 0;
+
+  Listener()
+  {
+    listener = g_socket_listener_new();
+    GInetAddress *loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    GSocketAddress *address = g_inet_socket_address_new(loopback, 0);
+    GSocketAddress *effective = nullptr;
+    GError *error = nullptr;
+    g_socket_listener_add_address(listener, address, G_SOCKET_TYPE_STREAM,
+                                  G_SOCKET_PROTOCOL_TCP, nullptr, &effective, &error);
+    g_assert_no_error(error);
+    port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
+    g_object_unref(effective);
+    g_object_unref(address);
+    g_object_unref(loopback);
+  }
+  ~Listener()
+  {
+    g_socket_listener_close(listener);
+    g_object_unref(listener);
+  }
+  Listener(const Listener &) = delete;
+  Listener &operator=(const Listener &) = delete;
+
+  GIOStream *accept(GCancellable *cancellable = nullptr)
+  {
+    GError *error = nullptr;
+    GSocketConnection *conn = g_socket_listener_accept(listener, nullptr, cancellable, &error);
+    g_assert_no_error(error);
+    return G_IO_STREAM(conn);
+  }
+};
+
+GIOStream *connect_loopback(guint16 port)
+{
+  GSocketClient *client = g_socket_client_new();
+  GError *error = nullptr;
+  GSocketConnection *conn = g_socket_client_connect_to_host(client, "127.0.0.1", port, nullptr, &error);
+  g_assert_no_error(error);
+  g_object_unref(client);
+  return G_IO_STREAM(conn);
+}
+
+GSocketConnectable *localhost_identity(guint16 port)
+{
+  return g_network_address_new("localhost", port);
+}
+
+GTlsConnection *new_client(GIOStream *base, GSocketConnectable *identity, GTlsDatabase *db)
+{
+  GError *error = nullptr;
+  GIOStream *conn = g_tls_client_connection_new(base, identity, &error);
+  g_assert_no_error(error);
+  g_tls_connection_set_database(G_TLS_CONNECTION(conn), db);
+  return G_TLS_CONNECTION(conn);
+}
+
+GTlsConnection *new_server(GIOStream *base, GTlsCertificate *cert)
+{
+  GError *error = nullptr;
+  GIOStream *conn = g_tls_server_connection_new(base, cert, &error);
+  g_assert_no_error(error);
+  return G_TLS_CONNECTION(conn);
+}
+
+// A connected client/server pair of TLS connections over loopback TCP, the
+// client trusting the test CA and naming "localhost".
+struct Pair {
+  GTlsConnection *client = nullptr;
+  GTlsConnection *server = nullptr;
+
+  Pair(Listener &listener, GTlsDatabase *db, GTlsCertificate *cert)
+  {
+    GIOStream *client_base = connect_loopback(listener.port);
+    GIOStream *server_base = listener.accept();
+    GSocketConnectable *identity = localhost_identity(listener.port);
+    client = new_client(client_base, identity, db);
+    server = new_server(server_base, cert);
+    g_object_unref(identity);
+    g_object_unref(client_base);
+    g_object_unref(server_base);
+  }
+  ~Pair()
+  {
+    g_object_unref(client);
+    g_object_unref(server);
+  }
+  Pair(const Pair &) = delete;
+  Pair &operator=(const Pair &) = delete;
+};
+
+struct AsyncResult {
+  bool done = false;
+  GError *error = nullptr;
+  ~AsyncResult() { g_clear_error(&error); }
+};
+
+void on_handshake(GObject *source, GAsyncResult *result, gpointer data)
+{
+  auto *r = static_cast<AsyncResult *>(data);
+  g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), result, &r->error);
+  r->done = true;
+}
+
+// Runs both handshakes asynchronously on this thread's main context. If the
+// client fails first, closes it so the server sees the end too.
+void handshake_both(GTlsConnection *client, GTlsConnection *server, AsyncResult &client_result,
+                    AsyncResult &server_result)
+{
+  g_tls_connection_handshake_async(server, G_PRIORITY_DEFAULT, nullptr, on_handshake, &server_result);
+  g_tls_connection_handshake_async(client, G_PRIORITY_DEFAULT, nullptr, on_handshake, &client_result);
+  g_assert_true(iterate_until([&] { return client_result.done; }, 20000));
+  if (client_result.error && !server_result.done) {
+    GIOStream *base = nullptr;
+    g_object_get(client, "base-io-stream", &base, nullptr);
+    g_io_stream_close(base, nullptr, nullptr);
+    g_object_unref(base);
+  }
+  g_assert_true(iterate_until([&] { return server_result.done; }, 20000));
+}
+
+void handshake_both_ok(Pair &pair)
+{
+  AsyncResult c, s;
+  handshake_both(pair.client, pair.server, c, s);
+  g_assert_no_error(c.error);
+  g_assert_no_error(s.error);
+}
+
+void write_all(GIOStream *stream, const void *data, gsize size)
+{
+  GError *error = nullptr;
+  gsize written = 0;
+  g_output_stream_write_all(g_io_stream_get_output_stream(stream), data, size, &written,
+                            nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(written, ==, size);
+}
+
+std::string read_exactly(GIOStream *stream, gsize size, GCancellable *cancellable = nullptr)
+{
+  std::string buf(size, '\0');
+  gsize got = 0;
+  GError *error = nullptr;
+  g_input_stream_read_all(g_io_stream_get_input_stream(stream), buf.data(), size, &got,
+                          cancellable, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(got, ==, size);
+  return buf;
+}
+
+void close_stream(GIOStream *stream)
+{
+  GError *error = nullptr;
+  g_io_stream_close(stream, nullptr, &error);
+  g_assert_no_error(error);
+}
+
+void assert_negotiated(GTlsConnection *conn)
+{
+  g_assert_cmpint(g_tls_connection_get_protocol_version(conn), ==, expected_protocol());
+  char *suite = g_tls_connection_get_ciphersuite_name(conn);
+  g_assert_nonnull(suite);
+  g_assert_cmpstr(suite, !=, "");
+  if (current_version == Version::Tls13)
+    g_assert_true(g_str_has_prefix(suite, "TLS_AES_") || g_str_has_prefix(suite, "TLS_CHACHA20_"));
+  g_free(suite);
+}
+
+// ---------------------------------------------------------------------------
+// 1. Sync handshake and echo
+
+constexpr gsize kChunk = 16384;
+constexpr int kChunks = 64;
+
+struct EchoServer {
+  GTlsConnection *conn;
+  GError *error = nullptr;
+  gsize echoed = 0;
+};
+
+// Handshakes, then echoes every byte until the peer's close_notify.
+gpointer echo_server_main(gpointer data)
+{
+  auto *job = static_cast<EchoServer *>(data);
+  GIOStream *stream = G_IO_STREAM(job->conn);
+  if (!g_tls_connection_handshake(job->conn, nullptr, &job->error))
+    return nullptr;
+  std::vector<char> buf(kChunk);
+  for (;;) {
+    gssize n = g_input_stream_read(g_io_stream_get_input_stream(stream), buf.data(), buf.size(),
+                                   nullptr, &job->error);
+    if (n <= 0)
+      break;
+    if (!g_output_stream_write_all(g_io_stream_get_output_stream(stream), buf.data(), n, nullptr,
+                                   nullptr, &job->error))
+      break;
+    job->echoed += n;
+  }
+  if (!job->error)
+    g_io_stream_close(stream, nullptr, &job->error);
+  return nullptr;
+}
+
+void test_sync_echo()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  Pair pair(listener, db, cert);
+
+  EchoServer job{pair.server};
+  GThread *server = g_thread_new("echo-server", echo_server_main, &job);
+
+  GError *error = nullptr;
+  g_assert_true(g_tls_connection_handshake(pair.client, nullptr, &error));
+  g_assert_no_error(error);
+  assert_negotiated(pair.client);
+  g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pair.client), ==, 0);
+  GTlsCertificate *peer = g_tls_connection_get_peer_certificate(pair.client);
+  g_assert_nonnull(peer);
+  g_assert_true(g_tls_certificate_is_same(peer, cert));
+
+  // Chunks of distinct content, each read back before the next is sent.
+  std::string chunk(kChunk, '\0');
+  for (int i = 0; i < kChunks; i++) {
+    for (gsize j = 0; j < kChunk; j++)
+      chunk[j] = static_cast<char>((i * 31 + j * 7) & 0xff);
+    write_all(G_IO_STREAM(pair.client), chunk.data(), chunk.size());
+    std::string back = read_exactly(G_IO_STREAM(pair.client), kChunk);
+    g_assert_true(back == chunk);
+  }
+  close_stream(G_IO_STREAM(pair.client));
+  g_thread_join(server);
+  g_assert_no_error(job.error);
+  g_assert_cmpuint(job.echoed, ==, kChunk * kChunks);
+  assert_negotiated(pair.server);
+  g_assert_null(g_tls_connection_get_peer_certificate(pair.server));
+
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 2. Async handshakes on one thread
+
+void test_async_handshake()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  Pair pair(listener, db, cert);
+  handshake_both_ok(pair);
+  assert_negotiated(pair.client);
+  assert_negotiated(pair.server);
+  g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pair.client), ==, 0);
+
+  // Data both ways, async, still on this thread.
+  struct Io {
+    bool done = false;
+    gssize n = 0;
+    GError *error = nullptr;
+  } wrote, read;
+  char buf[16] = {};
+  g_output_stream_write_async(g_io_stream_get_output_stream(G_IO_STREAM(pair.server)), "hello", 5,
+                              G_PRIORITY_DEFAULT, nullptr,
+                              [](GObject *s, GAsyncResult *r, gpointer d) {
+                                auto *io = static_cast<Io *>(d);
+                                io->n = g_output_stream_write_finish(G_OUTPUT_STREAM(s), r, &io->error);
+                                io->done = true;
+                              },
+                              &wrote);
+  g_input_stream_read_async(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)), buf, 5,
+                            G_PRIORITY_DEFAULT, nullptr,
+                            [](GObject *s, GAsyncResult *r, gpointer d) {
+                              auto *io = static_cast<Io *>(d);
+                              io->n = g_input_stream_read_finish(G_INPUT_STREAM(s), r, &io->error);
+                              io->done = true;
+                            },
+                            &read);
+  g_assert_true(iterate_until([&] { return wrote.done && read.done; }, 20000));
+  g_assert_no_error(wrote.error);
+  g_assert_no_error(read.error);
+  g_assert_cmpint(wrote.n, ==, 5);
+  g_assert_cmpint(read.n, ==, 5);
+  g_assert_cmpstr(buf, ==, "hello");
+
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+void test_many_async_handshakes()
+{
+  constexpr int kPairs = 50;
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+
+  // Warm up: one full handshake so any lazily started GLib helper thread
+  // already exists before counting.
+  {
+    Pair warm(listener, db, cert);
+    handshake_both_ok(warm);
+  }
+  int threads_before = thread_count();
+
+  std::vector<Pair *> pairs;
+  std::vector<AsyncResult> client_results(kPairs), server_results(kPairs);
+  for (int i = 0; i < kPairs; i++)
+    pairs.push_back(new Pair(listener, db, cert));
+  for (int i = 0; i < kPairs; i++) {
+    g_tls_connection_handshake_async(pairs[i]->server, G_PRIORITY_DEFAULT, nullptr, on_handshake,
+                                     &server_results[i]);
+    g_tls_connection_handshake_async(pairs[i]->client, G_PRIORITY_DEFAULT, nullptr, on_handshake,
+                                     &client_results[i]);
+  }
+  int threads_max = thread_count();
+  auto all_done = [&] {
+    threads_max = MAX(threads_max, thread_count());
+    for (int i = 0; i < kPairs; i++)
+      if (!client_results[i].done || !server_results[i].done)
+        return false;
+    return true;
+  };
+  g_assert_true(iterate_until(all_done, 60000));
+  for (int i = 0; i < kPairs; i++) {
+    g_assert_no_error(client_results[i].error);
+    g_assert_no_error(server_results[i].error);
+    assert_negotiated(pairs[i]->client);
+    g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pairs[i]->client), ==, 0);
+  }
+  int threads_after = thread_count();
+  g_test_message("threads: before %d, max during %d, after %d", threads_before, threads_max,
+                 threads_after);
+  // No thread per handshake: 100 handshakes ran, the count barely moved.
+  g_assert_cmpint(threads_max, <=, threads_before + 4);
+  g_assert_cmpint(threads_after, <=, threads_before + 4);
+
+  for (Pair *p : pairs)
+    delete p;
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 3. ALPN
+
+void set_protocols(GTlsConnection *conn, std::vector<const char *> protocols)
+{
+  protocols.push_back(nullptr);
+  g_tls_connection_set_advertised_protocols(conn, protocols.data());
+}
+
+void test_alpn_match()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  Pair pair(listener, db, cert);
+  set_protocols(pair.client, {"h2", "http/1.1"});
+  set_protocols(pair.server, {"foo", "http/1.1"});
+  handshake_both_ok(pair);
+  g_assert_cmpstr(g_tls_connection_get_negotiated_protocol(pair.client), ==, "http/1.1");
+  g_assert_cmpstr(g_tls_connection_get_negotiated_protocol(pair.server), ==, "http/1.1");
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+void test_alpn_no_match()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  {
+    // Disjoint lists: the handshake completes without a protocol.
+    Pair pair(listener, db, cert);
+    set_protocols(pair.client, {"h2"});
+    set_protocols(pair.server, {"foo", "bar"});
+    handshake_both_ok(pair);
+    g_assert_null(g_tls_connection_get_negotiated_protocol(pair.client));
+    g_assert_null(g_tls_connection_get_negotiated_protocol(pair.server));
+  }
+  {
+    // Only the client advertises.
+    Pair pair(listener, db, cert);
+    set_protocols(pair.client, {"h2"});
+    handshake_both_ok(pair);
+    g_assert_null(g_tls_connection_get_negotiated_protocol(pair.client));
+    g_assert_null(g_tls_connection_get_negotiated_protocol(pair.server));
+  }
+  {
+    // Only the server advertises.
+    Pair pair(listener, db, cert);
+    set_protocols(pair.server, {"h2"});
+    handshake_both_ok(pair);
+    g_assert_null(g_tls_connection_get_negotiated_protocol(pair.client));
+    g_assert_null(g_tls_connection_get_negotiated_protocol(pair.server));
+  }
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 4. Untrusted server
+
+struct AcceptLog {
+  int calls = 0;
+  GTlsCertificateFlags errors = GTlsCertificateFlags(0);
+  gboolean answer = FALSE;
+};
+
+gboolean on_accept_certificate(GTlsConnection *, GTlsCertificate *peer, GTlsCertificateFlags errors,
+                               gpointer data)
+{
+  auto *log = static_cast<AcceptLog *>(data);
+  g_assert_nonnull(peer);
+  log->calls++;
+  log->errors = errors;
+  return log->answer;
+}
+
+void test_untrusted_rejected()
+{
+  Listener listener;
+  GTlsCertificate *cert = server_certificate();
+  {
+    // No database at all.
+    Pair pair(listener, nullptr, cert);
+    AsyncResult c, s;
+    handshake_both(pair.client, pair.server, c, s);
+    g_assert_error(c.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+    g_assert_nonnull(s.error);
+    g_assert_true(g_tls_connection_get_peer_certificate_errors(pair.client) & G_TLS_CERTIFICATE_UNKNOWN_CA);
+  }
+  {
+    // The system database does not know the test CA either; a handler that
+    // says no changes nothing.
+    GIOStream *client_base = connect_loopback(listener.port);
+    GIOStream *server_base = listener.accept();
+    GSocketConnectable *identity = localhost_identity(listener.port);
+    GError *error = nullptr;
+    GIOStream *client = g_tls_client_connection_new(client_base, identity, &error);
+    g_assert_no_error(error);
+    GTlsConnection *server = new_server(server_base, cert);
+    AcceptLog log;
+    g_signal_connect(client, "accept-certificate", G_CALLBACK(on_accept_certificate), &log);
+    AsyncResult c, s;
+    handshake_both(G_TLS_CONNECTION(client), server, c, s);
+    g_assert_error(c.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+    g_assert_cmpint(log.calls, ==, 1);
+    g_assert_true(log.errors & G_TLS_CERTIFICATE_UNKNOWN_CA);
+    g_object_unref(server);
+    g_object_unref(client);
+    g_object_unref(identity);
+    g_object_unref(client_base);
+    g_object_unref(server_base);
+  }
+  g_object_unref(cert);
+}
+
+void test_untrusted_accepted()
+{
+  Listener listener;
+  GTlsCertificate *cert = server_certificate();
+  Pair pair(listener, nullptr, cert);
+  AcceptLog log;
+  log.answer = TRUE;
+  g_signal_connect(pair.client, "accept-certificate", G_CALLBACK(on_accept_certificate), &log);
+  handshake_both_ok(pair);
+  g_assert_cmpint(log.calls, ==, 1);
+  g_assert_true(log.errors & G_TLS_CERTIFICATE_UNKNOWN_CA);
+  g_assert_true(g_tls_connection_get_peer_certificate_errors(pair.client) & G_TLS_CERTIFICATE_UNKNOWN_CA);
+  g_assert_true(g_tls_certificate_is_same(g_tls_connection_get_peer_certificate(pair.client), cert));
+  assert_negotiated(pair.client);
+  g_object_unref(cert);
+}
+
+void test_wrong_identity_rejected()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GIOStream *client_base = connect_loopback(listener.port);
+  GIOStream *server_base = listener.accept();
+  GSocketConnectable *identity = g_network_address_new("other.example.test", listener.port);
+  GTlsConnection *client = new_client(client_base, identity, db);
+  GTlsConnection *server = new_server(server_base, cert);
+  AsyncResult c, s;
+  handshake_both(client, server, c, s);
+  g_assert_error(c.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+  g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(client), ==, G_TLS_CERTIFICATE_BAD_IDENTITY);
+  g_object_unref(client);
+  g_object_unref(server);
+  g_object_unref(identity);
+  g_object_unref(client_base);
+  g_object_unref(server_base);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// Client authentication
+
+void test_client_auth()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GTlsCertificate *client_cert = client_certificate();
+  {
+    Pair pair(listener, db, cert);
+    g_tls_connection_set_database(pair.server, db);
+    g_object_set(pair.server, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, nullptr);
+    g_tls_connection_set_certificate(pair.client, client_cert);
+    handshake_both_ok(pair);
+    GTlsCertificate *seen = g_tls_connection_get_peer_certificate(pair.server);
+    g_assert_nonnull(seen);
+    g_assert_true(g_tls_certificate_is_same(seen, client_cert));
+    g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pair.server), ==, 0);
+  }
+  {
+    // Required but not given: the server refuses.
+    Pair pair(listener, db, cert);
+    g_tls_connection_set_database(pair.server, db);
+    g_object_set(pair.server, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, nullptr);
+    AsyncResult c, s;
+    handshake_both(pair.client, pair.server, c, s);
+    g_assert_error(s.error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED);
+    g_assert_null(g_tls_connection_get_peer_certificate(pair.server));
+    // In TLS 1.3 the client's handshake is over before the server decides;
+    // the refusal then arrives with the first read.
+    if (!c.error) {
+      char byte;
+      GError *error = nullptr;
+      gssize n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)), &byte,
+                                     1, nullptr, &error);
+      g_assert_cmpint(n, <=, 0);
+      if (n < 0)
+        g_clear_error(&error);
+    }
+  }
+  g_object_unref(client_cert);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// A raw GnuTLS peer on plain blocking sockets
+
+int posix_listen(guint16 *out_port)
+{
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint(fd, >=, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  g_assert_cmpint(bind(fd, reinterpret_cast<sockaddr *>(&sin), sizeof sin), ==, 0);
+  g_assert_cmpint(listen(fd, 16), ==, 0);
+  socklen_t len = sizeof sin;
+  g_assert_cmpint(getsockname(fd, reinterpret_cast<sockaddr *>(&sin), &len), ==, 0);
+  *out_port = ntohs(sin.sin_port);
+  return fd;
+}
+
+int posix_connect(guint16 port)
+{
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sin.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int raw_handshake(gnutls_session_t s)
+{
+  int ret;
+  do
+    ret = gnutls_handshake(s);
+  while (ret < 0 && !gnutls_error_is_fatal(ret));
+  return ret;
+}
+
+// Reads until the peer's close_notify, EOF, an error, or the record timeout.
+std::string raw_read_to_end(gnutls_session_t s)
+{
+  std::string got;
+  gnutls_record_set_timeout(s, 10000);
+  for (int i = 0; i < 1000; i++) {
+    char buf[256];
+    ssize_t n = gnutls_record_recv(s, buf, sizeof buf);
+    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+      continue;
+    if (n <= 0)
+      break;
+    got.append(buf, n);
+  }
+  return got;
+}
+
+// Accepts `connections` connections one after another; for each, records
+// the SNI it received and whether the session was resumed, sends "hi\n",
+// and reads until the client closes.
+struct RawServer {
+  int listen_fd = -1;
+  guint16 port = 0;
+  int connections = 0;
+  GThread *thread = nullptr;
+  std::vector<std::string> sni;  // "" when none
+  std::vector<bool> resumed;
+  std::string failure;
+
+  explicit RawServer(int n) : connections(n)
+  {
+    listen_fd = posix_listen(&port);
+    thread = g_thread_new("raw-server", &RawServer::main, this);
+  }
+  void join()
+  {
+    g_thread_join(thread);
+    thread = nullptr;
+    close(listen_fd);
+  }
+
+  static gpointer main(gpointer data)
+  {
+    auto *self = static_cast<RawServer *>(data);
+    gnutls_certificate_credentials_t creds = nullptr;
+    gnutls_certificate_allocate_credentials(&creds);
+    int ret = gnutls_certificate_set_x509_key_file(creds, data_path("server-chain.pem").c_str(),
+                                                   data_path("server-key.pem").c_str(),
+                                                   GNUTLS_X509_FMT_PEM);
+    gnutls_datum_t key{nullptr, 0};
+    gnutls_session_ticket_key_generate(&key);
+    if (ret < 0)
+      self->failure = std::string("credentials: ") + gnutls_strerror(ret);
+    for (int i = 0; i < self->connections && self->failure.empty(); i++) {
+      pollfd pfd{self->listen_fd, POLLIN, 0};
+      if (poll(&pfd, 1, 10000) != 1) {
+        self->failure = "no connection within 10 s";
+        break;
+      }
+      int fd = accept4(self->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        self->failure = "accept failed";
+        break;
+      }
+      gnutls_session_t s = nullptr;
+      gnutls_init(&s, GNUTLS_SERVER);
+      gnutls_set_default_priority(s);
+      gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds);
+      gnutls_certificate_server_set_request(s, GNUTLS_CERT_IGNORE);
+      gnutls_session_ticket_enable_server(s, &key);
+      gnutls_transport_set_int(s, fd);
+      gnutls_handshake_set_timeout(s, 10000);
+      ret = raw_handshake(s);
+      if (ret < 0) {
+        self->failure = std::string("handshake: ") + gnutls_strerror(ret);
+      } else {
+        char name[256] = {};
+        size_t len = sizeof name - 1;
+        unsigned type = 0;
+        if (gnutls_server_name_get(s, name, &len, &type, 0) == GNUTLS_E_SUCCESS &&
+            type == GNUTLS_NAME_DNS)
+          self->sni.emplace_back(name, len);
+        else
+          self->sni.emplace_back();
+        self->resumed.push_back(gnutls_session_is_resumed(s) != 0);
+        gnutls_record_send(s, "hi\n", 3);
+        raw_read_to_end(s);
+        gnutls_bye(s, GNUTLS_SHUT_WR);
+      }
+      gnutls_deinit(s);
+      close(fd);
+    }
+    gnutls_free(key.data);
+    gnutls_certificate_free_credentials(creds);
+    return nullptr;
+  }
+};
+
+// Our client: connect, handshake naming `identity`, read "hi\n", close.
+void client_session_against(guint16 port, GSocketConnectable *identity, GTlsDatabase *db)
+{
+  GIOStream *base = connect_loopback(port);
+  GTlsConnection *client = new_client(base, identity, db);
+  Watchdog watchdog(20000);
+  GError *error = nullptr;
+  g_assert_true(g_tls_connection_handshake(client, watchdog.cancellable(), &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(g_tls_connection_get_protocol_version(client), ==, expected_protocol());
+  g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(client), ==, 0);
+  std::string hi = read_exactly(G_IO_STREAM(client), 3, watchdog.cancellable());
+  g_assert_cmpstr(hi.c_str(), ==, "hi\n");
+  close_stream(G_IO_STREAM(client));
+  g_object_unref(client);
+  g_object_unref(base);
+}
+
+// ---------------------------------------------------------------------------
+// 5. SNI
+
+void test_sni()
+{
+  GTlsDatabase *db = ca_database();
+  RawServer server(3);
+  GSocketConnectable *by_name = localhost_identity(server.port);
+  GSocketConnectable *by_ip = G_SOCKET_CONNECTABLE(g_inet_socket_address_new_from_string("127.0.0.1", server.port));
+  GSocketConnectable *by_ip_name = g_network_address_new("127.0.0.1", server.port);
+  client_session_against(server.port, by_name, db);
+  client_session_against(server.port, by_ip, db);
+  client_session_against(server.port, by_ip_name, db);
+  server.join();
+  g_assert_cmpstr(server.failure.c_str(), ==, "");
+  g_assert_cmpuint(server.sni.size(), ==, 3);
+  g_assert_cmpstr(server.sni[0].c_str(), ==, "localhost");
+  g_assert_cmpstr(server.sni[1].c_str(), ==, "");
+  g_assert_cmpstr(server.sni[2].c_str(), ==, "");
+  g_object_unref(by_name);
+  g_object_unref(by_ip);
+  g_object_unref(by_ip_name);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 6. Session resumption
+
+// Our client resumes with the same server identity; the raw GnuTLS server
+// reports whether it did.
+void test_resumption_client()
+{
+  GTlsDatabase *db = ca_database();
+  RawServer server(3);
+  GSocketConnectable *identity = localhost_identity(server.port);
+  client_session_against(server.port, identity, db);
+  client_session_against(server.port, identity, db);
+  client_session_against(server.port, identity, db);
+  server.join();
+  g_assert_cmpstr(server.failure.c_str(), ==, "");
+  g_assert_cmpuint(server.resumed.size(), ==, 3);
+  g_assert_false(server.resumed[0]);
+  g_assert_true(server.resumed[1]);
+  g_assert_true(server.resumed[2]);
+  g_object_unref(identity);
+  g_object_unref(db);
+}
+
+// A raw GnuTLS client connects `connections` times to our server, offering
+// the previous session each time; records whether it was resumed and what
+// it read.
+struct RawClient {
+  guint16 port;
+  int connections;
+  GThread *thread = nullptr;
+  std::vector<bool> resumed;
+  std::vector<std::string> received;
+  std::string failure;
+
+  RawClient(guint16 p, int n) : port(p), connections(n)
+  {
+    thread = g_thread_new("raw-client", &RawClient::main, this);
+  }
+  void join() { g_thread_join(thread); }
+
+  static gpointer main(gpointer data)
+  {
+    auto *self = static_cast<RawClient *>(data);
+    gnutls_certificate_credentials_t creds = nullptr;
+    gnutls_certificate_allocate_credentials(&creds);
+    gnutls_datum_t session_data{nullptr, 0};
+    for (int i = 0; i < self->connections; i++) {
+      int fd = posix_connect(self->port);
+      if (fd < 0) {
+        self->failure = "connect failed";
+        break;
+      }
+      gnutls_session_t s = nullptr;
+      gnutls_init(&s, GNUTLS_CLIENT);
+      gnutls_set_default_priority(s);
+      gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds);
+      gnutls_server_name_set(s, GNUTLS_NAME_DNS, "localhost", strlen("localhost"));
+      if (session_data.data)
+        gnutls_session_set_data(s, session_data.data, session_data.size);
+      gnutls_transport_set_int(s, fd);
+      gnutls_handshake_set_timeout(s, 10000);
+      int ret = raw_handshake(s);
+      if (ret < 0) {
+        self->failure = std::string("handshake: ") + gnutls_strerror(ret);
+      } else {
+        self->resumed.push_back(gnutls_session_is_resumed(s) != 0);
+        self->received.push_back(raw_read_to_end(s));
+        gnutls_free(session_data.data);
+        session_data = {nullptr, 0};
+        gnutls_session_get_data2(s, &session_data);
+        gnutls_bye(s, GNUTLS_SHUT_WR);
+      }
+      gnutls_deinit(s);
+      close(fd);
+      if (!self->failure.empty())
+        break;
+    }
+    gnutls_free(session_data.data);
+    gnutls_certificate_free_credentials(creds);
+    return nullptr;
+  }
+};
+
+void test_resumption_server()
+{
+  constexpr int kConnections = 3;
+  Listener listener;
+  GTlsCertificate *cert = server_certificate();
+  RawClient client(listener.port, kConnections);
+  for (int i = 0; i < kConnections; i++) {
+    Watchdog watchdog(20000);
+    GIOStream *base = listener.accept(watchdog.cancellable());
+    GTlsConnection *server = new_server(base, cert);
+    GError *error = nullptr;
+    g_assert_true(g_tls_connection_handshake(server, watchdog.cancellable(), &error));
+    g_assert_no_error(error);
+    write_all(G_IO_STREAM(server), "hi\n", 3);
+    close_stream(G_IO_STREAM(server));
+    g_object_unref(server);
+    g_object_unref(base);
+  }
+  client.join();
+  g_assert_cmpstr(client.failure.c_str(), ==, "");
+  g_assert_cmpuint(client.resumed.size(), ==, kConnections);
+  for (int i = 0; i < kConnections; i++)
+    g_assert_cmpstr(client.received[i].c_str(), ==, "hi\n");
+  g_assert_false(client.resumed[0]);
+  g_assert_true(client.resumed[1]);
+  g_assert_true(client.resumed[2]);
+  g_object_unref(cert);
+}
+
+// Both ends ours: repeated connections to one identity keep working (the
+// resumed path verifies and reports the peer certificate as the full one did).
+void test_resumption_pair()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  for (int i = 0; i < 3; i++) {
+    Pair pair(listener, db, cert);
+    handshake_both_ok(pair);
+    // Let the client take in any TLS 1.3 ticket before the next round.
+    write_all(G_IO_STREAM(pair.server), "x", 1);
+    g_assert_cmpstr(read_exactly(G_IO_STREAM(pair.client), 1).c_str(), ==, "x");
+    assert_negotiated(pair.client);
+    g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pair.client), ==, 0);
+    GTlsCertificate *peer = g_tls_connection_get_peer_certificate(pair.client);
+    g_assert_nonnull(peer);
+    g_assert_true(g_tls_certificate_is_same(peer, cert));
+  }
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 7. Cancellation
+
+struct DelayedCancel {
+  GCancellable *cancellable;
+  unsigned delay_ms;
+};
+
+gpointer delayed_cancel_main(gpointer data)
+{
+  auto *job = static_cast<DelayedCancel *>(data);
+  g_usleep(job->delay_ms * 1000);
+  g_cancellable_cancel(job->cancellable);
+  return nullptr;
+}
+
+void test_cancel_sync_handshake()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  // The kernel completes the TCP handshake; nobody ever accepts or answers.
+  GIOStream *base = connect_loopback(listener.port);
+  GSocketConnectable *identity = localhost_identity(listener.port);
+  GTlsConnection *client = new_client(base, identity, db);
+  GCancellable *cancellable = g_cancellable_new();
+  DelayedCancel job{cancellable, 200};
+  GThread *canceller = g_thread_new("canceller", delayed_cancel_main, &job);
+  gint64 start = g_get_monotonic_time();
+  GError *error = nullptr;
+  g_assert_false(g_tls_connection_handshake(client, cancellable, &error));
+  gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+  g_thread_join(canceller);
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_error_free(error);
+  g_assert_cmpint(elapsed_ms, <, 5000);
+  g_object_unref(cancellable);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(base);
+  g_object_unref(db);
+}
+
+void test_cancel_async_handshake()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GIOStream *base = connect_loopback(listener.port);
+  GSocketConnectable *identity = localhost_identity(listener.port);
+  GTlsConnection *client = new_client(base, identity, db);
+  GCancellable *cancellable = g_cancellable_new();
+  AsyncResult result;
+  g_tls_connection_handshake_async(client, G_PRIORITY_DEFAULT, cancellable, on_handshake, &result);
+  g_timeout_add(
+      100,
+      [](gpointer c) -> gboolean {
+        g_cancellable_cancel(G_CANCELLABLE(c));
+        return G_SOURCE_REMOVE;
+      },
+      cancellable);
+  g_assert_true(iterate_until([&] { return result.done; }, 5000));
+  g_assert_error(result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_object_unref(cancellable);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(base);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 8. Channel binding
+
+GByteArray *binding(GTlsConnection *conn, GTlsChannelBindingType type, GError **error)
+{
+  GByteArray *data = g_byte_array_new();
+  if (!g_tls_connection_get_channel_binding_data(conn, type, data, error)) {
+    g_byte_array_unref(data);
+    return nullptr;
+  }
+  return data;
+}
+
+void assert_same_binding(Pair &pair, GTlsChannelBindingType type)
+{
+  GError *error = nullptr;
+  GByteArray *c = binding(pair.client, type, &error);
+  g_assert_no_error(error);
+  GByteArray *s = binding(pair.server, type, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(c->len, >, 0);
+  g_assert_cmpmem(c->data, c->len, s->data, s->len);
+  g_byte_array_unref(c);
+  g_byte_array_unref(s);
+}
+
+// tls-server-end-point: the same on both sides, the SHA-256 of the server
+// certificate (RFC 5929 §4.1: its signature uses SHA-256). Three rounds to
+// one server identity, so the later ones are resumed sessions, where the
+// server sends no Certificate but still knows its own.
+void test_channel_binding_server_end_point()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GByteArray *der = nullptr;
+  g_object_get(cert, "certificate", &der, nullptr);
+  char *expected = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der->data, der->len);
+  g_byte_array_unref(der);
+  std::string server_failure;
+  for (int round = 0; round < 3; round++) {
+    Pair pair(listener, db, cert);
+    handshake_both_ok(pair);
+    // Let the client take in a TLS 1.3 ticket for the next round.
+    write_all(G_IO_STREAM(pair.server), "x", 1);
+    g_assert_cmpstr(read_exactly(G_IO_STREAM(pair.client), 1).c_str(), ==, "x");
+
+    GError *error = nullptr;
+    GByteArray *c = binding(pair.client, G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT, &error);
+    g_assert_no_error(error);
+    GString *hex = g_string_new(nullptr);
+    for (guint i = 0; i < c->len; i++)
+      g_string_append_printf(hex, "%02x", c->data[i]);
+    g_assert_cmpstr(hex->str, ==, expected);
+    g_string_free(hex, TRUE);
+
+    GByteArray *s = binding(pair.server, G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT, &error);
+    if (!s && round > 0) {
+      // Engine bug (see the report): a resumed server has no binding.
+      g_test_message("round %d, server side: %s", round, error->message);
+      if (server_failure.empty())
+        server_failure = error->message;
+      g_clear_error(&error);
+    } else {
+      g_assert_no_error(error);
+      g_assert_cmpmem(c->data, c->len, s->data, s->len);
+      g_byte_array_unref(s);
+    }
+    g_byte_array_unref(c);
+  }
+  g_free(expected);
+  g_object_unref(cert);
+  g_object_unref(db);
+  if (!server_failure.empty())
+    incomplete(("tls-server-end-point unavailable on the server side of a resumed session: " +
+                server_failure).c_str());
+}
+
+// TLS 1.3: tls-exporter equal on both sides, fresh per connection, and
+// tls-unique refused. TLS 1.2: tls-unique equal on both sides.
+void test_channel_binding_session()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GByteArray *first = nullptr;
+  GTlsChannelBindingType type = current_version == Version::Tls13 ? G_TLS_CHANNEL_BINDING_TLS_EXPORTER
+                                                                  : G_TLS_CHANNEL_BINDING_TLS_UNIQUE;
+  for (int round = 0; round < 2; round++) {
+    Pair pair(listener, db, cert);
+    handshake_both_ok(pair);
+    assert_same_binding(pair, type);
+    GError *error = nullptr;
+    GByteArray *data = binding(pair.client, type, &error);
+    g_assert_no_error(error);
+    if (type == G_TLS_CHANNEL_BINDING_TLS_EXPORTER)
+      g_assert_cmpuint(data->len, ==, 32);
+    else
+      g_assert_cmpuint(data->len, ==, 12);  // the first Finished's verify_data
+    // Fresh keys per connection: the binding differs between connections.
+    if (first) {
+      g_assert_false(data->len == first->len && memcmp(data->data, first->data, data->len) == 0);
+      g_byte_array_unref(data);
+    } else {
+      first = data;
+    }
+    if (current_version == Version::Tls13) {
+      // tls-unique is not defined for TLS 1.3 (RFC 8446 §C.5).
+      GByteArray *unique = binding(pair.client, G_TLS_CHANNEL_BINDING_TLS_UNIQUE, &error);
+      g_assert_null(unique);
+      g_assert_true(g_error_matches(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED) ||
+                    g_error_matches(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_AVAILABLE));
+      g_clear_error(&error);
+    }
+  }
+  g_byte_array_unref(first);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+void test_channel_binding_before_handshake()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  Pair pair(listener, db, cert);
+  GError *error = nullptr;
+  GByteArray *data = binding(pair.client, G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT, &error);
+  g_assert_null(data);
+  g_assert_error(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_INVALID_STATE);
+  g_clear_error(&error);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
+// 9. Interoperation with gnutls-serv, gnutls-cli, openssl
+
+void die_with_parent(gpointer)
+{
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+// A peer program, killed when this object goes (or this process dies).
+struct PeerProcess {
+  GSubprocess *process = nullptr;
+
+  PeerProcess(const std::vector<std::string> &argv, GSubprocessFlags flags)
+  {
+    GSubprocessLauncher *launcher = g_subprocess_launcher_new(flags);
+    g_subprocess_launcher_set_child_setup(launcher, die_with_parent, nullptr, nullptr);
+    std::vector<const char *> args;
+    for (const std::string &a : argv)
+      args.push_back(a.c_str());
+    args.push_back(nullptr);
+    GError *error = nullptr;
+    process = g_subprocess_launcher_spawnv(launcher, args.data(), &error);
+    g_assert_no_error(error);
+    g_object_unref(launcher);
+  }
+  ~PeerProcess()
+  {
+    g_subprocess_force_exit(process);
+    g_subprocess_wait(process, nullptr, nullptr);
+    g_object_unref(process);
+  }
+  PeerProcess(const PeerProcess &) = delete;
+  PeerProcess &operator=(const PeerProcess &) = delete;
+
+  // Everything on stdout until EOF, or until `cancellable` fires.
+  std::string read_stdout(GCancellable *cancellable)
+  {
+    GInputStream *out = g_subprocess_get_stdout_pipe(process);
+    std::string text;
+    for (int i = 0; i < 10000; i++) {
+      char buf[1024];
+      gssize n = g_input_stream_read(out, buf, sizeof buf, cancellable, nullptr);
+      if (n <= 0)
+        break;
+      text.append(buf, n);
+    }
+    return text;
+  }
+};
+
+// A port that was free a moment ago.
+guint16 free_port()
+{
+  guint16 port = 0;
+  int fd = posix_listen(&port);
+  close(fd);
+  return port;
+}
+
+// Waits (bounded) for a server to accept on `port`.
+bool wait_for_port(guint16 port)
+{
+  for (int i = 0; i < 200; i++) {
+    int fd = posix_connect(port);
+    if (fd >= 0) {
+      close(fd);
+      return true;
+    }
+    g_usleep(25000);
+  }
+  return false;
+}
+
+bool have_program(const char *name, std::string *out_path)
+{
+  char *path = g_find_program_in_path(name);
+  if (!path)
+    return false;
+  *out_path = path;
+  g_free(path);
+  return true;
+}
+
+// Our client against an echoing server program on `port`: handshake with
+// ALPN, send a line, expect `expected` back.
+void client_against_peer(guint16 port, const char *line, const char *expected)
+{
+  GTlsDatabase *db = ca_database();
+  GIOStream *base = connect_loopback(port);
+  GSocketConnectable *identity = localhost_identity(port);
+  GTlsConnection *client = new_client(base, identity, db);
+  set_protocols(client, {"h2"});
+  Watchdog watchdog(20000);
+  GError *error = nullptr;
+  g_assert_true(g_tls_connection_handshake(client, watchdog.cancellable(), &error));
+  g_assert_no_error(error);
+  assert_negotiated(client);
+  g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(client), ==, 0);
+  g_assert_cmpstr(g_tls_connection_get_negotiated_protocol(client), ==, "h2");
+  write_all(G_IO_STREAM(client), line, strlen(line));
+  std::string back = read_exactly(G_IO_STREAM(client), strlen(expected), watchdog.cancellable());
+  g_assert_cmpstr(back.c_str(), ==, expected);
+  g_io_stream_close(G_IO_STREAM(client), nullptr, nullptr);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(base);
+  g_object_unref(db);
+}
+
+void test_interop_gnutls_serv()
+{
+  std::string program;
+  if (!have_program("gnutls-serv", &program)) {
+    skip("gnutls-serv not installed");
+    return;
+  }
+  guint16 port = free_port();
+  PeerProcess peer({program, "--port", std::to_string(port), "--echo", "--disable-client-cert",
+                    "--x509certfile", data_path("server-chain.pem"), "--x509keyfile",
+                    data_path("server-key.pem"), "--alpn", "h2"},
+                   GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE));
+  g_assert_true(wait_for_port(port));
+  client_against_peer(port, "ping\n", "ping\n");
+}
+
+void test_interop_openssl_server()
+{
+  std::string program;
+  if (!have_program("openssl", &program)) {
+    skip("openssl not installed");
+    return;
+  }
+  guint16 port = free_port();
+  // -rev: each line comes back reversed.
+  PeerProcess peer({program, "s_server", "-accept", std::to_string(port), "-cert",
+                    data_path("server.pem"), "-key", data_path("server-key.pem"), "-cert_chain",
+                    data_path("intermediate-ca.pem"), "-alpn", "h2", "-rev", "-quiet"},
+                   GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                    G_SUBPROCESS_FLAGS_STDERR_SILENCE));
+  g_assert_true(wait_for_port(port));
+  client_against_peer(port, "ping\n", "gnip\n");
+}
+
+// Our server for a client program: accept, handshake offering h2, send
+// "pong\n", close. Returns the client program's stdout.
+std::string serve_peer(Listener &listener, PeerProcess &peer)
+{
+  GTlsCertificate *cert = server_certificate();
+  Watchdog watchdog(20000);
+  GIOStream *base = listener.accept(watchdog.cancellable());
+  GTlsConnection *server = new_server(base, cert);
+  set_protocols(server, {"h2"});
+  GError *error = nullptr;
+  g_assert_true(g_tls_connection_handshake(server, watchdog.cancellable(), &error));
+  g_assert_no_error(error);
+  assert_negotiated(server);
+  g_assert_cmpstr(g_tls_connection_get_negotiated_protocol(server), ==, "h2");
+  write_all(G_IO_STREAM(server), "pong\n", 5);
+  close_stream(G_IO_STREAM(server));
+  std::string out = peer.read_stdout(watchdog.cancellable());
+  g_object_unref(server);
+  g_object_unref(base);
+  g_object_unref(cert);
+  return out;
+}
+
+void test_interop_gnutls_cli()
+{
+  std::string program;
+  if (!have_program("gnutls-cli", &program)) {
+    skip("gnutls-cli not installed");
+    return;
+  }
+  Listener listener;
+  // stdin stays open (a pipe we never write) so the client does not quit
+  // before the server speaks.
+  PeerProcess peer({program, "--port", std::to_string(listener.port), "--x509cafile",
+                    data_path("ca.pem"), "--alpn", "h2", "localhost"},
+                   GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                    G_SUBPROCESS_FLAGS_STDERR_MERGE));
+  std::string out = serve_peer(listener, peer);
+  g_test_message("gnutls-cli said:\n%s", out.c_str());
+  g_assert_nonnull(strstr(out.c_str(), "pong"));
+  g_assert_nonnull(strstr(out.c_str(), "The certificate is trusted"));
+  g_assert_nonnull(strstr(out.c_str(), "Application protocol: h2"));
+  g_assert_nonnull(strstr(out.c_str(), current_version == Version::Tls13 ? "(TLS1.3" : "(TLS1.2"));
+}
+
+void test_interop_openssl_client()
+{
+  std::string program;
+  if (!have_program("openssl", &program)) {
+    skip("openssl not installed");
+    return;
+  }
+  Listener listener;
+  PeerProcess peer({program, "s_client", "-connect", "127.0.0.1:" + std::to_string(listener.port),
+                    "-servername", "localhost", "-verify_hostname", "localhost", "-CAfile",
+                    data_path("ca.pem"), "-verify_return_error", "-alpn", "h2"},
+                   GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                    G_SUBPROCESS_FLAGS_STDERR_MERGE));
+  std::string out = serve_peer(listener, peer);
+  g_test_message("openssl s_client said:\n%s", out.c_str());
+  g_assert_nonnull(strstr(out.c_str(), "pong"));
+  g_assert_nonnull(strstr(out.c_str(), "Verify return code: 0 (ok)"));
+  g_assert_nonnull(strstr(out.c_str(), "ALPN protocol: h2"));
+  g_assert_nonnull(strstr(out.c_str(), current_version == Version::Tls13 ? "TLSv1.3" : "TLSv1.2"));
+}
+
+// Resumption seen by gnutls-cli --resume against our server.
+void test_interop_gnutls_cli_resume()
+{
+  std::string program;
+  if (!have_program("gnutls-cli", &program)) {
+    skip("gnutls-cli not installed");
+    return;
+  }
+  Listener listener;
+  PeerProcess peer({program, "--port", std::to_string(listener.port), "--x509cafile",
+                    data_path("ca.pem"), "--resume", "localhost"},
+                   GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                    G_SUBPROCESS_FLAGS_STDERR_MERGE));
+  GTlsCertificate *cert = server_certificate();
+  Watchdog watchdog(20000);
+  for (int i = 0; i < 2; i++) {
+    GIOStream *base = listener.accept(watchdog.cancellable());
+    GTlsConnection *server = new_server(base, cert);
+    GError *error = nullptr;
+    g_assert_true(g_tls_connection_handshake(server, watchdog.cancellable(), &error));
+    g_assert_no_error(error);
+    if (i == 1)
+      write_all(G_IO_STREAM(server), "pong\n", 5);
+    // The first connection: gnutls-cli closes after its handshake (TLS 1.3:
+    // after reading the ticket); wait for that before accepting again.
+    if (i == 0) {
+      char buf[64];
+      g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(server)), buf, sizeof buf,
+                          watchdog.cancellable(), nullptr);
+    }
+    g_io_stream_close(G_IO_STREAM(server), nullptr, nullptr);
+    g_object_unref(server);
+    g_object_unref(base);
+  }
+  std::string out = peer.read_stdout(watchdog.cancellable());
+  g_test_message("gnutls-cli said:\n%s", out.c_str());
+  g_assert_nonnull(strstr(out.c_str(), "This is a resumed session"));
+  g_object_unref(cert);
+}
+
+// ---------------------------------------------------------------------------
+
+struct TestDef {
+  const char *name;
+  void (*run)();
+};
+
+const TestDef kTests[] = {
+    {"sync-echo", test_sync_echo},
+    {"async-handshake", test_async_handshake},
+    {"many-async-handshakes", test_many_async_handshakes},
+    {"alpn/match", test_alpn_match},
+    {"alpn/no-match", test_alpn_no_match},
+    {"untrusted/rejected", test_untrusted_rejected},
+    {"untrusted/accepted", test_untrusted_accepted},
+    {"untrusted/wrong-identity", test_wrong_identity_rejected},
+    {"client-auth", test_client_auth},
+    {"sni", test_sni},
+    {"resumption/client", test_resumption_client},
+    {"resumption/server", test_resumption_server},
+    {"resumption/pair", test_resumption_pair},
+    {"cancel/sync-handshake", test_cancel_sync_handshake},
+    {"cancel/async-handshake", test_cancel_async_handshake},
+    {"channel-binding/server-end-point", test_channel_binding_server_end_point},
+    {"channel-binding/exporter-or-unique", test_channel_binding_session},
+    {"channel-binding/before-handshake", test_channel_binding_before_handshake},
+    {"interop/gnutls-serv", test_interop_gnutls_serv},
+    {"interop/openssl-s-server", test_interop_openssl_server},
+    {"interop/gnutls-cli", test_interop_gnutls_cli},
+    {"interop/gnutls-cli-resume", test_interop_gnutls_cli_resume},
+    {"interop/openssl-s-client", test_interop_openssl_client},
+};
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+  // Decide before g_test_init: a TLS 1.2 child has the variable set by us.
+  priority_overridden = g_getenv("G_TLS_GNUTLS_PRIORITY") != nullptr && !g_getenv(kReportEnv);
+  g_test_init(&argc, &argv, nullptr);
+
+  const char *name = g_getenv("GTG_BACKEND_NAME");
+  g_assert_nonnull(name);
+  std::string expected = std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);
+  g_assert_cmpstr(G_OBJECT_TYPE_NAME(g_tls_backend_get_default()), ==, expected.c_str());
+
+  static std::vector<Case> cases;
+  cases.reserve(2 * G_N_ELEMENTS(kTests));
+  for (Version v : {Version::Tls13, Version::Tls12})
+    for (const TestDef &t : kTests)
+      cases.push_back({std::string("/connection/") + (v == Version::Tls13 ? "tls1.3/" : "tls1.2/") + t.name,
+                       t.run, v});
+  for (const Case &c : cases)
+    g_test_add_data_func(c.path.c_str(), &c, run_case);
+  return g_test_run();
+}
