@@ -375,7 +375,7 @@ private:
   void build_path();
   unsigned gnutls_status(size_t first) const;
   void attribute_untrusted_top();
-  void attribute_times(unsigned reported);
+  void attribute_times(unsigned reported, unsigned wanted);
   void check_purpose(const char *purpose);
   void attribute_by_subchains(unsigned reported);
   unsigned all_failures() const;
@@ -474,7 +474,7 @@ GTlsCertificateFlags ChainVerifier::verify(const char *purpose, GSocketConnectab
   unsigned reported = failures_of_status(gnutls_status(0));
   if (reported & kUntrustedIssuer)
     attribute_untrusted_top();
-  attribute_times(reported);
+  attribute_times(reported, kNotActivated | kExpired);
   check_purpose(purpose);
   attribute_by_subchains(reported & (kIssuerNotCa | kRevoked | kInsecure | kSignature |
                                      kConstraints | kOther));
@@ -495,13 +495,15 @@ void ChainVerifier::attribute_untrusted_top()
 
 // Validity times of every certificate of the path are checked here too, so
 // that an expired certificate is reported even when GnuTLS stopped early
-// (GIO reports every flag that applies).
-void ChainVerifier::attribute_times(unsigned reported)
+// (GIO reports every flag that applies). Only the time failures in `wanted`
+// are recorded; those `reported` but found nowhere go to the anchor if they
+// are its, else to the leaf as "it or one of its issuers".
+void ChainVerifier::attribute_times(unsigned reported, unsigned wanted)
 {
   time_t now = time(nullptr);
   unsigned found = 0;
   for (size_t i = 0; i < path_.size(); ++i) {
-    unsigned t = time_failures(path_[i], now);
+    unsigned t = time_failures(path_[i], now) & wanted;
     failures_[i] |= t;
     found |= t;
   }
@@ -559,17 +561,7 @@ void ChainVerifier::attribute(GTlsCertificateFlags flags)
     times |= kNotActivated;
   if (flags & G_TLS_CERTIFICATE_EXPIRED)
     times |= kExpired;
-  time_t now = time(nullptr);
-  unsigned found = 0;
-  for (size_t i = 0; i < path_.size(); ++i) {
-    unsigned t = time_failures(path_[i], now) & times;
-    failures_[i] |= t;
-    found |= t;
-  }
-  if (times & ~found & kNotActivated)
-    failures_[0] |= kChainNotActivated;
-  if (times & ~found & kExpired)
-    failures_[0] |= kChainExpired;
+  attribute_times(times, times);
   if (flags & G_TLS_CERTIFICATE_REVOKED)
     failures_[0] |= kChainRevoked;
   if (flags & G_TLS_CERTIFICATE_INSECURE)
