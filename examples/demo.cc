@@ -4,9 +4,9 @@
 // it with GIO_MODULE_DIR pointing at the directory holding our module
 // (scripts/demo.sh does that) to see gio-tls-gnutls at work. It
 //   1. names the TLS backend GIO loaded,
-//   2. loads the demo server certificate chain and key and the demo CA,
+//   2. loads the test server's certificate chain and key and the test CA,
 //   3. shows each certificate of the chain and verifies the chain against the
-//      system trust store and against a GTlsFileDatabase holding the demo CA,
+//      system trust store and against a GTlsFileDatabase holding the test CA,
 //   4. runs a TLS exchange and a DTLS exchange over loopback, the server on a
 //      thread of its own and the client on the main thread, and reports the
 //      protocol version, cipher suite, ALPN and the verification result.
@@ -31,7 +31,8 @@ constexpr const char *kServerCertFile = "server-chain.pem";  // server + interme
 constexpr const char *kServerKeyFile = "server-key.pem";
 constexpr const char *kServerIdentity = "localhost";
 
-// Protocols offered with ALPN: the server knows only the first.
+// ALPN: the client prefers h2, which the server does not offer, so the
+// negotiation has to settle on the one protocol both know.
 constexpr const char *kServerAlpn[] = {"gio-tls-demo/1", nullptr};
 constexpr const char *kClientAlpn[] = {"h2", "gio-tls-demo/1", nullptr};
 
