@@ -67,15 +67,16 @@ GTlsCertificate *new_with_key(const char *cert_name, const char *key_name, GErro
   std::string cert_pem = load_text(cert_name);
   if (g_str_has_suffix(key_name, ".der")) {
     GByteArray *key = load_array(key_name);
-    auto *cert = static_cast<GTlsCertificate *>(g_initable_new(
-        certificate_type(), nullptr, error, "certificate-pem", cert_pem.c_str(), "private-key", key, nullptr));
+    auto *cert = static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, error,
+                                                               "certificate-pem", cert_pem.c_str(),
+                                                               "private-key", key, nullptr));
     g_byte_array_unref(key);
     return cert;
   }
   std::string key_pem = load_text(key_name);
-  return static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, error,
-                                                       "certificate-pem", cert_pem.c_str(),
-                                                       "private-key-pem", key_pem.c_str(), nullptr));
+  return static_cast<GTlsCertificate *>(
+      g_initable_new(certificate_type(), nullptr, error, "certificate-pem", cert_pem.c_str(),
+                     "private-key-pem", key_pem.c_str(), nullptr));
 }
 
 char *subject_of(GTlsCertificate *cert)
@@ -163,7 +164,8 @@ void test_chain_from_file()
 void test_chain_list()
 {
   GError *error = nullptr;
-  GList *list = g_tls_certificate_list_new_from_file(path_of("server-fullchain.pem").c_str(), &error);
+  GList *list =
+      g_tls_certificate_list_new_from_file(path_of("server-fullchain.pem").c_str(), &error);
   g_assert_no_error(error);
   g_assert_cmpuint(g_list_length(list), ==, 3);
   assert_subject_contains(G_TLS_CERTIFICATE(g_list_nth_data(list, 1)), "Intermediate");
@@ -191,7 +193,8 @@ void test_certificate_and_key_in_one_file()
   g_object_get(cert, "private-key", &key, nullptr);
   g_assert_nonnull(key);
   GBytes *expected = load_bytes("server-key-pkcs8.der");
-  g_assert_cmpmem(key->data, key->len, g_bytes_get_data(expected, nullptr), g_bytes_get_size(expected));
+  g_assert_cmpmem(key->data, key->len, g_bytes_get_data(expected, nullptr),
+                  g_bytes_get_size(expected));
   g_bytes_unref(expected);
   g_byte_array_unref(key);
   g_assert_nonnull(g_tls_certificate_get_issuer(cert));
@@ -217,7 +220,8 @@ void test_plain_object_new()
   g_object_unref(issuer);
 
   GByteArray *garbage = load_array("garbage.der");
-  cert = static_cast<GTlsCertificate *>(g_object_new(certificate_type(), "certificate", garbage, nullptr));
+  cert = static_cast<GTlsCertificate *>(
+      g_object_new(certificate_type(), "certificate", garbage, nullptr));
   g_object_get(cert, "certificate", &der_again, nullptr);
   g_assert_null(der_again);
   char *subject = g_tls_certificate_get_subject_name(cert);
@@ -264,8 +268,9 @@ void test_key_form(gconstpointer data)
   g_assert_true(g_str_has_prefix(pem, "-----BEGIN PRIVATE KEY-----"));
 
   std::string cert_pem = load_text(key_case->cert);
-  auto *again = static_cast<GTlsCertificate *>(g_initable_new(
-      certificate_type(), nullptr, &error, "certificate-pem", cert_pem.c_str(), "private-key", der, nullptr));
+  auto *again = static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, &error,
+                                                              "certificate-pem", cert_pem.c_str(),
+                                                              "private-key", der, nullptr));
   g_assert_no_error(error);
   char *pem_again = nullptr;
   g_object_get(again, "private-key-pem", &pem_again, nullptr);
@@ -326,8 +331,8 @@ void test_key_garbage()
 
   // A key without a certificate is not a certificate.
   std::string key_pem = load_text("server-key.pem");
-  cert = static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, &error,
-                                                       "private-key-pem", key_pem.c_str(), nullptr));
+  cert = static_cast<GTlsCertificate *>(g_initable_new(
+      certificate_type(), nullptr, &error, "private-key-pem", key_pem.c_str(), nullptr));
   g_assert_null(cert);
   g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
   g_clear_error(&error);
@@ -376,15 +381,17 @@ void test_bad_certificates()
   g_byte_array_unref(empty);
 
   error = nullptr;
-  cert = static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, &error, nullptr));
+  cert =
+      static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, &error, nullptr));
   expect_bad_certificate(cert, error, "No certificate");
 
   // Two sources at once are refused rather than one silently ignored.
   std::string pem = load_text("server.pem");
   GByteArray *der = load_array("client.pem");
   error = nullptr;
-  cert = static_cast<GTlsCertificate *>(g_initable_new(
-      certificate_type(), nullptr, &error, "certificate-pem", pem.c_str(), "certificate", der, nullptr));
+  cert = static_cast<GTlsCertificate *>(g_initable_new(certificate_type(), nullptr, &error,
+                                                       "certificate-pem", pem.c_str(),
+                                                       "certificate", der, nullptr));
   expect_bad_certificate(cert, error, "More than one");
   g_byte_array_unref(der);
 }
@@ -586,7 +593,8 @@ void test_verify_bad_identity()
 {
   GTlsCertificate *chain = load_cert("server-chain.pem");
   GTlsCertificate *root = load_cert("ca.pem");
-  g_assert_cmpuint(verify_as(chain, "other.example.test", root), ==, G_TLS_CERTIFICATE_BAD_IDENTITY);
+  g_assert_cmpuint(verify_as(chain, "other.example.test", root), ==,
+                   G_TLS_CERTIFICATE_BAD_IDENTITY);
   g_assert_cmpuint(verify_as(chain, "10.0.0.1", root), ==, G_TLS_CERTIFICATE_BAD_IDENTITY);
   g_object_unref(root);
   g_object_unref(chain);
@@ -597,9 +605,11 @@ void test_verify_unknown_ca()
   GTlsCertificate *chain = load_cert("server-chain.pem");
   GTlsCertificate *unrelated = load_cert("self-signed.pem");
   GTlsCertificate *client = load_cert("client.pem");
-  g_assert_cmpuint(verify_as(chain, "server.example.test", unrelated), ==, G_TLS_CERTIFICATE_UNKNOWN_CA);
+  g_assert_cmpuint(verify_as(chain, "server.example.test", unrelated), ==,
+                   G_TLS_CERTIFICATE_UNKNOWN_CA);
   // A leaf certificate is no CA even if the caller trusts it.
-  g_assert_cmpuint(verify_as(chain, "server.example.test", client), ==, G_TLS_CERTIFICATE_UNKNOWN_CA);
+  g_assert_cmpuint(verify_as(chain, "server.example.test", client), ==,
+                   G_TLS_CERTIFICATE_UNKNOWN_CA);
   // Without a trusted CA, UNKNOWN_CA is never reported (GIO's contract).
   g_assert_cmpuint(verify_as(chain, "server.example.test", nullptr), ==, 0);
   g_object_unref(client);
@@ -625,7 +635,8 @@ void test_verify_insecure_and_bad_signature()
 {
   GTlsCertificate *intermediate = load_cert("intermediate-ca.pem");
   GTlsCertificate *sha1 = load_cert("insecure-sha1.pem");
-  g_assert_cmpuint(verify_as(sha1, "server.example.test", intermediate), ==, G_TLS_CERTIFICATE_INSECURE);
+  g_assert_cmpuint(verify_as(sha1, "server.example.test", intermediate), ==,
+                   G_TLS_CERTIFICATE_INSECURE);
   GTlsCertificate *forged = load_cert("bad-signature.pem");
   // GIO has no flag of its own for a bad signature.
   g_assert_cmpuint(verify_as(forged, "server.example.test", intermediate), ==,
@@ -707,8 +718,8 @@ void test_pkcs12_password()
   g_object_unref(cert);
 
   // GLib picks PKCS#12 for a .p12 file name.
-  cert = g_tls_certificate_new_from_file_with_password(path_of("server-password.p12").c_str(), "1234",
-                                                       &error);
+  cert = g_tls_certificate_new_from_file_with_password(path_of("server-password.p12").c_str(),
+                                                       "1234", &error);
   g_assert_no_error(error);
   assert_is_server_with_chain(cert);
   g_object_unref(cert);
@@ -734,7 +745,8 @@ int main(int argc, char **argv)
 
   const char *name = g_getenv("GTG_BACKEND_NAME");
   g_assert_nonnull(name);
-  std::string expected = std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);
+  std::string expected =
+      std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);
   g_assert_cmpstr(G_OBJECT_TYPE_NAME(g_tls_backend_get_default()), ==, expected.c_str());
 
   g_test_add_func("/certificate/pem-roundtrip", test_pem_roundtrip);
@@ -742,7 +754,8 @@ int main(int argc, char **argv)
   g_test_add_func("/certificate/chain-from-file", test_chain_from_file);
   g_test_add_func("/certificate/chain-list", test_chain_list);
   g_test_add_func("/certificate/new-from-files", test_new_from_files);
-  g_test_add_func("/certificate/certificate-and-key-in-one-file", test_certificate_and_key_in_one_file);
+  g_test_add_func("/certificate/certificate-and-key-in-one-file",
+                  test_certificate_and_key_in_one_file);
   g_test_add_func("/certificate/plain-object-new", test_plain_object_new);
   for (const KeyCase &key_case : kKeyCases) {
     std::string path = std::string("/certificate/key-form/") + key_case.key;
@@ -760,7 +773,8 @@ int main(int argc, char **argv)
   g_test_add_func("/certificate/verify/bad-identity", test_verify_bad_identity);
   g_test_add_func("/certificate/verify/unknown-ca", test_verify_unknown_ca);
   g_test_add_func("/certificate/verify/times", test_verify_times);
-  g_test_add_func("/certificate/verify/insecure-and-bad-signature", test_verify_insecure_and_bad_signature);
+  g_test_add_func("/certificate/verify/insecure-and-bad-signature",
+                  test_verify_insecure_and_bad_signature);
   g_test_add_func("/certificate/pkcs12/without-password", test_pkcs12_without_password);
   g_test_add_func("/certificate/pkcs12/password", test_pkcs12_password);
   g_test_add_func("/certificate/pkcs12/garbage", test_pkcs12_garbage);

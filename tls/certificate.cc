@@ -81,7 +81,7 @@ struct SigningCache {
 };
 
 struct CertificateState {
-  ConstructInput input;     // emptied by constructed()
+  ConstructInput input;      // emptied by constructed()
   ErrorPtr construct_error;  // (nullable) reported by GInitable::init
 
   Owned<gnutls_x509_crt_t> cert;
@@ -218,8 +218,9 @@ bool import_private_key(const gnutls_datum_t &data, KeyFormat format,
                               : gnutls_x509_privkey_import2(key.get(), &data, gnutls_format,
                                                             nullptr, GNUTLS_PKCS_PLAIN);
   if (status == GNUTLS_E_DECRYPTION_FAILED || status == GNUTLS_E_ENCRYPTION_FAILED) {
-    g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
-                        _("The private key is encrypted; only unencrypted private keys are supported"));
+    g_set_error_literal(
+        error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+        _("The private key is encrypted; only unencrypted private keys are supported"));
     return false;
   }
   if (status != GNUTLS_E_SUCCESS) {
@@ -249,8 +250,8 @@ bool key_matches_certificate(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key)
 GTlsCertificate *adopt_parsed(Owned<gnutls_x509_crt_t> cert, Owned<gnutls_x509_privkey_t> key,
                               GTlsCertificate *issuer)
 {
-  auto *self = static_cast<GtgCertificate *>(
-      g_object_new(GTG_TYPE_CERTIFICATE, "issuer", issuer, nullptr));
+  auto *self =
+      static_cast<GtgCertificate *>(g_object_new(GTG_TYPE_CERTIFICATE, "issuer", issuer, nullptr));
   self->state.construct_error.reset();  // "no certificate data": it comes now
   self->state.cert = std::move(cert);
   self->state.key = std::move(key);
@@ -296,8 +297,8 @@ bool init_from_pkcs12(CertificateState &state, GError **error)
   int status = data.size == 0 ? GNUTLS_E_ASN1_DER_ERROR
                               : gnutls_pkcs12_import(pkcs12.get(), &data, GNUTLS_X509_FMT_DER, 0);
   if (status != GNUTLS_E_SUCCESS)
-    status = data.size == 0 ? status
-                            : gnutls_pkcs12_import(pkcs12.get(), &data, GNUTLS_X509_FMT_PEM, 0);
+    status =
+        data.size == 0 ? status : gnutls_pkcs12_import(pkcs12.get(), &data, GNUTLS_X509_FMT_PEM, 0);
   if (status != GNUTLS_E_SUCCESS) {
     g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
                 _("Could not parse PKCS #12 data: %s"), gnutls_strerror(status));
@@ -321,9 +322,9 @@ bool init_from_pkcs12(CertificateState &state, GError **error)
   gnutls_x509_privkey_t key_raw = nullptr;
   gnutls_x509_crt_t *chain_raw = nullptr;
   unsigned chain_len = 0;
-  status = gnutls_pkcs12_simple_parse(pkcs12.get(), effective_password, &key_raw, &chain_raw,
-                                      &chain_len, nullptr, nullptr, nullptr,
-                                      GNUTLS_PKCS12_SP_INCLUDE_SELF_SIGNED);
+  status =
+      gnutls_pkcs12_simple_parse(pkcs12.get(), effective_password, &key_raw, &chain_raw, &chain_len,
+                                 nullptr, nullptr, nullptr, GNUTLS_PKCS12_SP_INCLUDE_SELF_SIGNED);
   Owned<gnutls_x509_privkey_t> key(key_raw);
   std::vector<Owned<gnutls_x509_crt_t>> chain;
   for (unsigned i = 0; i < chain_len; i++)
@@ -335,9 +336,10 @@ bool init_from_pkcs12(CertificateState &state, GError **error)
     return false;
   }
   if (status != GNUTLS_E_SUCCESS || chain.empty()) {
-    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
-                _("Could not find a certificate in the PKCS #12 data: %s"),
-                gnutls_strerror(status != GNUTLS_E_SUCCESS ? status : GNUTLS_E_NO_CERTIFICATE_FOUND));
+    g_set_error(
+        error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+        _("Could not find a certificate in the PKCS #12 data: %s"),
+        gnutls_strerror(status != GNUTLS_E_SUCCESS ? status : GNUTLS_E_NO_CERTIFICATE_FOUND));
     return false;
   }
 
@@ -389,12 +391,12 @@ bool init_certificate(CertificateState &state, GError **error)
   }
 
   if (input.certificate_der) {
-    if (!import_certificate(datum_of(input.certificate_der.get()), GNUTLS_X509_FMT_DER,
-                            &state.cert, error))
+    if (!import_certificate(datum_of(input.certificate_der.get()), GNUTLS_X509_FMT_DER, &state.cert,
+                            error))
       return false;
   } else if (input.certificate_pem) {
-    if (!import_certificate(datum_of(input.certificate_pem.get()), GNUTLS_X509_FMT_PEM,
-                            &state.cert, error))
+    if (!import_certificate(datum_of(input.certificate_pem.get()), GNUTLS_X509_FMT_PEM, &state.cert,
+                            error))
       return false;
   } else if (state.pkcs11_uri) {
     if (!init_from_pkcs11(state, error))
@@ -416,11 +418,10 @@ bool init_certificate(CertificateState &state, GError **error)
                           _("A private key cannot be given both in memory and as a PKCS #11 URI"));
       return false;
     }
-    bool parsed = input.private_key_der
-                      ? import_private_key(datum_of(input.private_key_der.get()), KeyFormat::der,
-                                           &state.key, error)
-                      : import_private_key(datum_of(input.private_key_pem.get()), KeyFormat::pem,
-                                           &state.key, error);
+    bool parsed = input.private_key_der ? import_private_key(datum_of(input.private_key_der.get()),
+                                                             KeyFormat::der, &state.key, error)
+                                        : import_private_key(datum_of(input.private_key_pem.get()),
+                                                             KeyFormat::pem, &state.key, error);
     if (!parsed)
       return false;
     if (!key_matches_certificate(state.cert.get(), state.key.get())) {
@@ -452,8 +453,7 @@ char *export_certificate_pem(gnutls_x509_crt_t cert)
 }
 
 // Private keys are exported as unencrypted PKCS#8, whatever form they came in.
-bool export_private_key(gnutls_x509_privkey_t key, gnutls_x509_crt_fmt_t format,
-                        GnutlsBuffer &out)
+bool export_private_key(gnutls_x509_privkey_t key, gnutls_x509_crt_fmt_t format, GnutlsBuffer &out)
 {
   return key &&
          gnutls_x509_privkey_export2_pkcs8(key, format, nullptr, GNUTLS_PKCS_PLAIN, out.out()) == 0;
@@ -495,13 +495,14 @@ template <typename Visit> void for_each_subject_alt_name(gnutls_x509_crt_t cert,
 
 GPtrArray *dns_names(gnutls_x509_crt_t cert)
 {
-  GPtrArray *names = g_ptr_array_new_with_free_func(reinterpret_cast<GDestroyNotify>(g_bytes_unref));
+  GPtrArray *names =
+      g_ptr_array_new_with_free_func(reinterpret_cast<GDestroyNotify>(g_bytes_unref));
   if (cert) {
-    for_each_subject_alt_name(cert, [names](gnutls_x509_subject_alt_name_t type,
-                                            const gnutls_datum_t &value) {
-      if (type == GNUTLS_SAN_DNSNAME)
-        g_ptr_array_add(names, g_bytes_new(value.data, value.size));
-    });
+    for_each_subject_alt_name(
+        cert, [names](gnutls_x509_subject_alt_name_t type, const gnutls_datum_t &value) {
+          if (type == GNUTLS_SAN_DNSNAME)
+            g_ptr_array_add(names, g_bytes_new(value.data, value.size));
+        });
   }
   return names;
 }
@@ -558,12 +559,12 @@ void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *psp
     g_value_set_string(value, state.private_key_pkcs11_uri.get());
     break;
   case PROP_NOT_VALID_BEFORE:
-    g_value_take_boxed(value, cert ? date_time_from(gnutls_x509_crt_get_activation_time(cert))
-                                   : nullptr);
+    g_value_take_boxed(value,
+                       cert ? date_time_from(gnutls_x509_crt_get_activation_time(cert)) : nullptr);
     break;
   case PROP_NOT_VALID_AFTER:
-    g_value_take_boxed(value, cert ? date_time_from(gnutls_x509_crt_get_expiration_time(cert))
-                                   : nullptr);
+    g_value_take_boxed(value,
+                       cert ? date_time_from(gnutls_x509_crt_get_expiration_time(cert)) : nullptr);
     break;
   case PROP_SUBJECT_NAME:
     g_value_take_string(value, distinguished_name(cert, gnutls_x509_crt_get_dn3));
@@ -600,7 +601,8 @@ void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpe
     input.private_key_pem = CharPtr(g_value_dup_string(value));
     break;
   case PROP_ISSUER:
-    state.issuer = Ref<GTlsCertificate>::adopt(static_cast<GTlsCertificate *>(g_value_dup_object(value)));
+    state.issuer =
+        Ref<GTlsCertificate>::adopt(static_cast<GTlsCertificate *>(g_value_dup_object(value)));
     break;
   case PROP_PKCS11_URI:
     state.pkcs11_uri = CharPtr(g_value_dup_string(value));
@@ -762,11 +764,12 @@ bool build_signing_cache(GTlsCertificate *cert, CertificateState &state,
   gnutls_privkey_t key_raw = nullptr;
   gnutls_privkey_init(&key_raw);
   cache->key.reset(key_raw);
-  CharPtr key_uri(state.private_key_pkcs11_uri ? g_strdup(state.private_key_pkcs11_uri.get())
-                                               : key_uri_for_certificate_uri(state.pkcs11_uri.get()));
+  CharPtr key_uri(state.private_key_pkcs11_uri
+                      ? g_strdup(state.private_key_pkcs11_uri.get())
+                      : key_uri_for_certificate_uri(state.pkcs11_uri.get()));
   if (state.key) {
-    int status = gnutls_privkey_import_x509(cache->key.get(), state.key.get(),
-                                            GNUTLS_PRIVKEY_IMPORT_COPY);
+    int status =
+        gnutls_privkey_import_x509(cache->key.get(), state.key.get(), GNUTLS_PRIVKEY_IMPORT_COPY);
     if (status != 0) {
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
                   _("Could not use the private key: %s"), gnutls_strerror(status));
@@ -899,7 +902,8 @@ static void gtg_certificate_class_init(GtgCertificateClass *klass)
   g_object_class_override_property(object_class, PROP_PRIVATE_KEY_PEM, "private-key-pem");
   g_object_class_override_property(object_class, PROP_ISSUER, "issuer");
   g_object_class_override_property(object_class, PROP_PKCS11_URI, "pkcs11-uri");
-  g_object_class_override_property(object_class, PROP_PRIVATE_KEY_PKCS11_URI, "private-key-pkcs11-uri");
+  g_object_class_override_property(object_class, PROP_PRIVATE_KEY_PKCS11_URI,
+                                   "private-key-pkcs11-uri");
   g_object_class_override_property(object_class, PROP_NOT_VALID_BEFORE, "not-valid-before");
   g_object_class_override_property(object_class, PROP_NOT_VALID_AFTER, "not-valid-after");
   g_object_class_override_property(object_class, PROP_SUBJECT_NAME, "subject-name");

@@ -50,13 +50,25 @@ public:
     std::string key = files_dir + "/server-key-pkcs8.pem";
     std::string cert = files_dir + "/server.pem";
     std::string token_uri = std::string("pkcs11:token=") + kLabel;
-    const char *init[] = {"softhsm2-util", "--init-token", "--free", "--label", kLabel,
-                          "--pin", kPin, "--so-pin", "5678", nullptr};
-    const char *import_key[] = {"softhsm2-util", "--import", key.c_str(), "--token", kLabel,
-                                "--label", "server", "--id", "01", "--pin", kPin, nullptr};
-    const char *import_cert[] = {"p11tool", "--provider", kModule, "--login", "--write",
-                                 "--no-mark-private", "--load-certificate", cert.c_str(),
-                                 "--label", "server", "--id", "01", token_uri.c_str(), nullptr};
+    const char *init[] = {"softhsm2-util", "--init-token", "--free",   "--label", kLabel,
+                          "--pin",         kPin,           "--so-pin", "5678",    nullptr};
+    const char *import_key[] = {
+        "softhsm2-util", "--import", key.c_str(), "--token", kLabel, "--label",
+        "server",        "--id",     "01",        "--pin",   kPin,   nullptr};
+    const char *import_cert[] = {"p11tool",
+                                 "--provider",
+                                 kModule,
+                                 "--login",
+                                 "--write",
+                                 "--no-mark-private",
+                                 "--load-certificate",
+                                 cert.c_str(),
+                                 "--label",
+                                 "server",
+                                 "--id",
+                                 "01",
+                                 token_uri.c_str(),
+                                 nullptr};
     g_assert_true(run(init, nullptr));
     g_assert_true(run(import_key, nullptr));
     g_assert_true(run(import_cert, kPin));  // p11tool reads the PIN from GNUTLS_PIN

@@ -61,7 +61,8 @@ void test_pkcs11_certificate()
   if (!have_token())
     return;
   GError *error = nullptr;
-  GTlsCertificate *cert = g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, SoftHsmToken::kKeyUri, &error);
+  GTlsCertificate *cert =
+      g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, SoftHsmToken::kKeyUri, &error);
   g_assert_no_error(error);
   g_assert_nonnull(cert);
 
@@ -97,8 +98,8 @@ void test_pkcs11_missing_object()
   if (!have_token())
     return;
   GError *error = nullptr;
-  GTlsCertificate *cert =
-      g_tls_certificate_new_from_pkcs11_uris("pkcs11:token=gtg-test;object=nothing;type=cert", nullptr, &error);
+  GTlsCertificate *cert = g_tls_certificate_new_from_pkcs11_uris(
+      "pkcs11:token=gtg-test;object=nothing;type=cert", nullptr, &error);
   g_assert_null(cert);
   g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
   assert_error_mentions(error, "PKCS #11");
@@ -109,7 +110,6 @@ void test_pkcs11_missing_object()
   g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
   g_clear_error(&error);
 }
-
 
 // A GTlsInteraction that answers PIN requests from a script of PINs and
 // records the flags of every request.
@@ -149,9 +149,11 @@ void scripted_interaction_class_init(ScriptedInteractionClass *klass)
   G_TLS_INTERACTION_CLASS(klass)->ask_password = scripted_ask_password;
 }
 
-GTlsInteraction *scripted_interaction_new(const char *const *pins, std::vector<GTlsPasswordFlags> *requests)
+GTlsInteraction *scripted_interaction_new(const char *const *pins,
+                                          std::vector<GTlsPasswordFlags> *requests)
 {
-  auto *self = static_cast<ScriptedInteraction *>(g_object_new(scripted_interaction_get_type(), nullptr));
+  auto *self =
+      static_cast<ScriptedInteraction *>(g_object_new(scripted_interaction_get_type(), nullptr));
   self->pins = pins;
   self->requests = requests;
   return G_TLS_INTERACTION(self);
@@ -169,7 +171,8 @@ struct Handshake {
 void server_handshake_done(GObject *object, GAsyncResult *result, gpointer data)
 {
   auto *handshake = static_cast<Handshake *>(data);
-  if (!g_tls_connection_handshake_finish(G_TLS_CONNECTION(object), result, &handshake->server_error))
+  if (!g_tls_connection_handshake_finish(G_TLS_CONNECTION(object), result,
+                                         &handshake->server_error))
     g_socket_close(handshake->server_socket, nullptr);  // lets the client see the failure
   if (--handshake->pending == 0)
     g_main_loop_quit(handshake->loop);
@@ -259,7 +262,8 @@ GError *handshake_with_token_key(GTlsCertificate *server_cert, GTlsInteraction *
 GTlsCertificate *token_certificate()
 {
   GError *error = nullptr;
-  GTlsCertificate *cert = g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, SoftHsmToken::kKeyUri, &error);
+  GTlsCertificate *cert =
+      g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, SoftHsmToken::kKeyUri, &error);
   g_assert_no_error(error);
   return cert;
 }
@@ -297,7 +301,8 @@ void test_pkcs11_key_beside_certificate()
   std::vector<GTlsPasswordFlags> requests;
   GTlsInteraction *interaction = scripted_interaction_new(pins, &requests);
   GError *error = nullptr;
-  GTlsCertificate *cert = g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, nullptr, &error);
+  GTlsCertificate *cert =
+      g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, nullptr, &error);
   g_assert_no_error(error);
   char *key_uri = nullptr;
   g_object_get(cert, "private-key-pkcs11-uri", &key_uri, nullptr);
@@ -313,8 +318,8 @@ void test_pkcs11_pin_bounded()
 {
   if (!have_token())
     return;
-  const char *pins[] = {"0000", "1111", "2222", "3333", "4444", "5555", "6666", "7777", "8888",
-                        "9999", "0001", "0002", nullptr};
+  const char *pins[] = {"0000", "1111", "2222", "3333", "4444", "5555", "6666",
+                        "7777", "8888", "9999", "0001", "0002", nullptr};
   std::vector<GTlsPasswordFlags> requests;
   GTlsInteraction *interaction = scripted_interaction_new(pins, &requests);
   GTlsCertificate *cert = token_certificate();
@@ -356,7 +361,8 @@ int main(int argc, char **argv)
 
   const char *name = g_getenv("GTG_BACKEND_NAME");
   g_assert_nonnull(name);
-  std::string expected = std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);
+  std::string expected =
+      std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);
   g_assert_cmpstr(G_OBJECT_TYPE_NAME(g_tls_backend_get_default()), ==, expected.c_str());
 
   g_test_add_func("/pkcs11/certificate", test_pkcs11_certificate);
