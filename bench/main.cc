@@ -49,13 +49,13 @@ Limits limits_for(const std::string &name, bool quick)
   if (concurrency_of(name))
     return {15, 0};
   if (name == "idle-mem")
-    return {20, 0};
+    return {12, 0};
   if (name == "dtls-hs")
     return {2.0 * scale, 20000};
   if (name == "dtls-dgram")
     return {1.0 * scale, 5000000};
   if (name == "dtls-loss")
-    return {quick ? 5.0 : 15.0, 12};
+    return {quick ? 5.0 : 12.0, 12};
   return {1, 1};
 }
 
@@ -93,6 +93,7 @@ struct Options {
   bool quick = false;
   bool child = false;
   bool list = false;
+  bool which = false;
   std::string files = BENCH_FILES_DIR;
   std::vector<std::string> workloads;
 };
@@ -109,6 +110,8 @@ bool parse(int argc, char **argv, Options *o)
       o->child = true;
     else if (a == "--list")
       o->list = true;
+    else if (a == "--which")
+      o->which = true;
     else if ((a == "--files" || a == "--workload") && i + 1 < argc)
       (a == "--files" ? o->files : o->workloads.emplace_back()) = argv[++i];
     else
@@ -237,15 +240,19 @@ int main(int argc, char **argv)
   Options o;
   if (!parse(argc, argv, &o)) {
     fprintf(stderr,
-            "usage: %s [--raw] [--quick] [--files DIR] [--workload NAME]... [--list]\n"
+            "usage: %s [--raw] [--quick] [--files DIR] [--workload NAME]... [--list] [--which]\n"
             "Measures the GIO TLS backend GIO loads (GIO_MODULE_DIR, GIO_USE_TLS), or raw GnuTLS\n"
-            "with --raw; one JSON line per workload on stdout.\n",
+            "with --raw; one JSON line per workload on stdout. --which prints the backend.\n",
             argv[0]);
     return 2;
   }
   if (o.list) {
     for (const char *n : workload_names())
       printf("%-11s %s\n", n, describe(n));
+    return 0;
+  }
+  if (o.which) {
+    printf("%s\n", backend_label(o.raw).c_str());
     return 0;
   }
   if (o.child)

@@ -79,12 +79,16 @@ bool wait(gnutls_session_t session, int fd, double deadline)
   if (left_ms <= 0)
     return false;
   int timeout = static_cast<int>(std::ceil(std::min(left_ms, 1e6)));
+  short events = gnutls_record_get_direction(session) ? POLLOUT : POLLIN;
   if (gnutls_session_get_ptr(session)) {
+    // DTLS: a datagram send does not wait for buffer space, so the session
+    // always waits for input, at most until its retransmission timer fires.
+    events = POLLIN;
     int dtls_ms = static_cast<int>(gnutls_dtls_get_timeout(session));
     if (dtls_ms < timeout)
       timeout = dtls_ms;
   }
-  pollfd p = {fd, static_cast<short>(gnutls_record_get_direction(session) ? POLLOUT : POLLIN), 0};
+  pollfd p = {fd, events, 0};
   return poll(&p, 1, timeout) >= 0;
 }
 
