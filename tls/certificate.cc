@@ -6,8 +6,9 @@
 // GInitable::init to report, and the certificate holds nothing. Parsing in
 // constructed() rather than init() serves callers that use plain
 // g_object_new (glib-networking's tests do). Afterwards the certificate is
-// immutable, apart from the signing identity cache (built on first use, under
-// identity_lock) and the interaction that answers PKCS#11 PIN requests
+// immutable, apart from the signing identity cache (built on first use,
+// outside any lock because building may ask for a PIN, and published once
+// under identity_lock) and the interaction that answers PKCS#11 PIN requests
 // (replaced by each caller of certificate_get_signing_identity).
 #include "config.h"
 
@@ -91,7 +92,7 @@ struct CertificateState {
   Ref<GTlsCertificate> issuer;       // (nullable) (owned)
 
   std::mutex identity_lock;
-  std::unique_ptr<SigningCache> identity;  // (nullable) guarded by identity_lock
+  std::unique_ptr<SigningCache> identity;  // (nullable) set once, under identity_lock
 
   // Who answers PIN requests for the key: the interaction of the connection
   // that last asked for the signing identity. Weak, because connections hold
@@ -861,12 +862,29 @@ bool certificate_get_signing_identity(GTlsCertificate *cert, GTlsInteraction *in
   CertificateState &state = self->state;
   state.interaction.set(interaction);
 
-  std::lock_guard<std::mutex> lock(state.identity_lock);
-  if (!state.identity && !build_signing_cache(cert, state, &state.identity, error))
+  auto publish = [&state, out_identity]() {
+    out_identity->pcerts = state.identity->pcerts.data();
+    out_identity->n_pcerts = static_cast<unsigned>(state.identity->pcerts.size());
+    out_identity->key = state.identity->key.get();
+  };
+  {
+    std::lock_guard<std::mutex> lock(state.identity_lock);
+    if (state.identity) {
+      publish();
+      return true;
+    }
+  }
+
+  // Built without the lock: a PIN request may wait on another thread's main
+  // context, which must never be stuck behind this lock. Two first uses at
+  // once both build; the first to finish is kept.
+  std::unique_ptr<SigningCache> built;
+  if (!build_signing_cache(cert, state, &built, error))
     return false;
-  out_identity->pcerts = state.identity->pcerts.data();
-  out_identity->n_pcerts = static_cast<unsigned>(state.identity->pcerts.size());
-  out_identity->key = state.identity->key.get();
+  std::lock_guard<std::mutex> lock(state.identity_lock);
+  if (!state.identity)
+    state.identity = std::move(built);
+  publish();
   return true;
 }
 
