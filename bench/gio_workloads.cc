@@ -445,12 +445,12 @@ Result concurrent(const std::string &name, GioCreds &creds, Limits lim)
   return r;
 }
 
-Result idle_memory(GioCreds &creds, Limits lim)
+Result idle_memory(GioCreds &creds, Limits lim, size_t n)
 {
   Result r;
   r.workload = "idle-mem";
   r.unit = "KiB/pair";
-  const size_t n = 1000, batch = 8;
+  const size_t batch = 8;
   raise_nofile();
   std::vector<std::pair<int, int>> fds;
   if (!make_tcp_pairs(n + 1, &fds)) {
@@ -493,7 +493,7 @@ Result run_gio(const std::string &name, const Context &ctx)
     r.unavailable(error);
     return r;
   }
-  Limits lim = limits_for(name, ctx.quick);
+  Limits lim = limits_of(name, ctx);
   if (name == "bulk-tls13" || name == "bulk-tls12" || name == "pingpong")
     return stream_workload(name, creds, lim);
   if (name == "hs-ecdsa")
@@ -511,7 +511,7 @@ Result run_gio(const std::string &name, const Context &ctx)
   if (concurrency_of(name))
     return concurrent(name, creds, lim);
   if (name == "idle-mem")
-    return idle_memory(creds, lim);
+    return idle_memory(creds, lim, ctx.count ? ctx.count : 1000);
   return run_gio_dtls(name, creds.ecdsa, creds.db, lim);
 }
 

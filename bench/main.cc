@@ -45,7 +45,7 @@ Limits limits_for(const std::string &name, bool quick)
   if (name == "hs-ecdsa" || name == "hs-rsa" || name == "resumed")
     return {1.5 * scale, 20000};
   if (name == "conc-10000")
-    return {30, 0};
+    return {40, 0};
   if (concurrency_of(name))
     return {15, 0};
   if (name == "idle-mem")
@@ -57,6 +57,11 @@ Limits limits_for(const std::string &name, bool quick)
   if (name == "dtls-loss")
     return {quick ? 5.0 : 12.0, 12};
   return {1, 1};
+}
+
+Limits limits_of(const std::string &name, const Context &ctx)
+{
+  return ctx.count ? Limits{600, ctx.count} : limits_for(name, ctx.quick);
 }
 
 const char *describe(const std::string &name)
@@ -94,6 +99,7 @@ struct Options {
   bool child = false;
   bool list = false;
   bool which = false;
+  long count = 0;
   std::string files = BENCH_FILES_DIR;
   std::vector<std::string> workloads;
 };
@@ -112,6 +118,8 @@ bool parse(int argc, char **argv, Options *o)
       o->list = true;
     else if (a == "--which")
       o->which = true;
+    else if (a == "--count" && i + 1 < argc)
+      o->count = atol(argv[++i]);
     else if ((a == "--files" || a == "--workload") && i + 1 < argc)
       (a == "--files" ? o->files : o->workloads.emplace_back()) = argv[++i];
     else
@@ -154,6 +162,7 @@ int run_child(const Options &o)
   signal(SIGPIPE, SIG_IGN);
   Context ctx;
   ctx.quick = o.quick;
+  ctx.count = o.count;
   ctx.certs = {o.files + "/ca.pem", o.files + "/server-ecdsa-chain.pem", o.files + "/server-ecdsa-key.pem",
                o.files + "/server-chain.pem", o.files + "/server-key.pem"};
   const std::string &name = o.workloads.at(0);
@@ -187,6 +196,8 @@ std::string run_in_child(const Options &o, const std::string &name, int *out_sta
     args.push_back("--raw");
   if (o.quick)
     args.push_back("--quick");
+  if (o.count)
+    args.insert(args.end(), {"--count", std::to_string(o.count)});
   int out[2];
   if (pipe(out) != 0)
     return "";
@@ -206,7 +217,7 @@ std::string run_in_child(const Options &o, const std::string &name, int *out_sta
   }
   close(out[1]);
   Limits lim = limits_for(name, o.quick);
-  double deadline = now_s() + lim.seconds * 2 + 60;
+  double deadline = now_s() + (o.count ? 3600 : lim.seconds * 2 + 60);
   std::string output;
   char buf[4096];
   bool killed = false;
@@ -240,7 +251,7 @@ int main(int argc, char **argv)
   Options o;
   if (!parse(argc, argv, &o)) {
     fprintf(stderr,
-            "usage: %s [--raw] [--quick] [--files DIR] [--workload NAME]... [--list] [--which]\n"
+            "usage: %s [--raw] [--quick] [--files DIR] [--workload NAME]... [--count N] [--list] [--which]\n"
             "Measures the GIO TLS backend GIO loads (GIO_MODULE_DIR, GIO_USE_TLS), or raw GnuTLS\n"
             "with --raw; one JSON line per workload on stdout. --which prints the backend.\n",
             argv[0]);

@@ -191,7 +191,7 @@ public:
   // Handshakes peers [begin, end) until all are done or `deadline`.
   void run(size_t begin, size_t end, double deadline)
   {
-    for (size_t i = begin; i < end; i++)
+    for (size_t i = begin; i < end && now_s() < deadline; i++)
       step(peers[i]);
     std::vector<pollfd> pfd;
     std::vector<size_t> index;
@@ -210,7 +210,7 @@ public:
         break;
       if (poll(pfd.data(), pfd.size(), 50) < 0)
         break;
-      for (size_t k = 0; k < pfd.size(); k++)
+      for (size_t k = 0; k < pfd.size() && now_s() < deadline; k++)
         if (pfd[k].revents)
           step(peers[index[k]]);
       if (now_s() >= next_sample) {
@@ -290,12 +290,12 @@ Result concurrent(const std::string &name, Limits lim)
   return r;
 }
 
-Result idle_memory(Limits lim)
+Result idle_memory(Limits lim, size_t n)
 {
   Result r;
   r.workload = "idle-mem";
   r.unit = "KiB/pair";
-  const size_t n = 1000, batch = 8;
+  const size_t batch = 8;
   raise_nofile();
   std::vector<std::pair<int, int>> fds;
   if (!make_tcp_pairs(n + 1, &fds)) {
@@ -496,7 +496,7 @@ Result run_raw(const std::string &name, const Context &ctx)
     r.unavailable(error);
     return r;
   }
-  Limits lim = limits_for(name, ctx.quick);
+  Limits lim = limits_of(name, ctx);
   if (name == "bulk-tls13" || name == "bulk-tls12" || name == "pingpong")
     return stream_workload(name, lim);
   if (name == "hs-ecdsa")
@@ -508,7 +508,7 @@ Result run_raw(const std::string &name, const Context &ctx)
   if (concurrency_of(name))
     return concurrent(name, lim);
   if (name == "idle-mem")
-    return idle_memory(lim);
+    return idle_memory(lim, ctx.count ? ctx.count : 1000);
   if (name == "dtls-hs")
     return dtls_handshakes(lim);
   if (name == "dtls-dgram")

@@ -14,7 +14,13 @@ namespace bench {
 struct Context {
   Certs certs;
   bool quick = false;  // shorter bounds, for smoke tests
+  long count = 0;      // when set: a fixed count (bytes, round trips,
+                       // handshakes, idle pairs) instead of a time bound,
+                       // for instruction-count profiles
 };
+
+// The bounds of `name` for this run (limits_for, or the fixed count).
+Limits limits_of(const std::string &name, const Context &ctx);
 
 // Every workload name, in report order.
 const std::vector<const char *> &workload_names();
