@@ -81,17 +81,17 @@ def main():
     def values(w, b, key="value"):
         return [by.get((w, b), {}).get(run, {}).get(key) for run in runs]
 
-    def ratios(w, other, base_workload=None):
+    def ratios(w, other, base_workload=None, key="value"):
         out = []
         for run in runs:
-            o = by.get((w, "ours"), {}).get(run, {}).get("value")
-            x = by.get((base_workload or w, other), {}).get(run, {}).get("value")
+            o = by.get((w, "ours"), {}).get(run, {}).get(key)
+            x = by.get((base_workload or w, other), {}).get(run, {}).get(key)
             out.append(o / x if o is not None and x not in (None, 0) else None)
         return out
 
     summary = []
-    table = ["| workload | unit | ours | glib-networking | raw GnuTLS | ours/raw | ours/glib-net | target | met |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    table = ["| workload | unit | ours | glib-networking | raw GnuTLS | ours/raw | ours/glib-net | CPU/op ours/raw ² | target | met |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     details = []
     for w in ORDER:
         if not any((w, b) in by for b in BACKENDS):
@@ -101,6 +101,7 @@ def main():
         # Concurrent rates are held against raw's sequential ECDSA rate (issue 5).
         r_raw = ratios(w, "raw", "hs-ecdsa" if is_conc else None)
         r_gn = ratios(w, "glib-networking")
+        r_cpu = ratios(w, "raw", key="cpu_us_per_op")
         rr, _, _ = spread(r_raw)
         rg, _, _ = spread(r_gn)
         target = TARGETS.get(w)
@@ -130,7 +131,7 @@ def main():
             tgt = "all complete, ≥ 0.8× raw hs-ecdsa, ≤ 2 threads"
         label = w + (" ¹" if is_conc else "")
         table.append(f"| {label} | {unit} | {cell(ours_vals)} | {cell(values(w, 'glib-networking'))} | "
-                     f"{cell(values(w, 'raw'))} | {cell(r_raw)} | {cell(r_gn)} | {tgt} | {met} |")
+                     f"{cell(values(w, 'raw'))} | {cell(r_raw)} | {cell(r_gn)} | {cell(r_cpu)} | {tgt} | {met} |")
 
         # Per-backend details worth a line.
         for b in BACKENDS:
@@ -175,6 +176,7 @@ def main():
                         "min": {b: spread(values(w, b))[1] for b in BACKENDS},
                         "max": {b: spread(values(w, b))[2] for b in BACKENDS},
                         "ratio_ours_raw": rr, "ratio_ours_glib_networking": rg,
+                        "cpu_per_op_ratio_ours_raw": spread(r_cpu)[0],
                         "target": tgt, "met": met.strip("*")})
 
     meta = {"date": args.date, "machine": args.machine, "commit": args.commit, "runs": args.runs,
@@ -187,6 +189,10 @@ def main():
     print("¹ ours/raw for the concurrent rows is against raw GnuTLS's sequential ECDSA "
           "handshake rate (hs-ecdsa) of the same run; the raw column is raw GnuTLS's own "
           "concurrent run (one poll() loop).")
+    print()
+    print("² process CPU time (user + system, both ends) per operation, ours over raw, per run: "
+          "less sensitive to other load on the machine than the rates; below 1 means ours "
+          "spends less CPU per operation.")
     print()
     print("\n".join(details))
     with open(args.output, "w") as f:

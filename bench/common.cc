@@ -106,6 +106,13 @@ double now_s()
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+double cpu_s()
+{
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 long rss_kib() { return status_field("VmRSS"); }
 
 int thread_count() { return static_cast<int>(status_field("Threads")); }

@@ -60,6 +60,8 @@ std::string to_json(const Result &r, const std::string &backend);
 
 // Monotonic seconds.
 double now_s();
+// CPU time (user + system) of the whole process, in seconds.
+double cpu_s();
 // Resident set size of this process in KiB (VmRSS).
 long rss_kib();
 // Threads of this process (Threads: in /proc/self/status).

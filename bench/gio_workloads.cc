@@ -164,6 +164,7 @@ Result sequential_handshakes(const std::string &name, GTlsCertificate *cert, GTl
   if (resume)  // the first connection is a full handshake that leaves a ticket
     ok = client_handshake(listener, &queue, db, kResumeIdentityPort, nullptr, &e);
   long count = 0;
+  double cpu0 = cpu_s();
   double start = now_s(), deadline = start + lim.seconds;
   while (ok && count < lim.max_count && now_s() < deadline) {
     // Full handshakes get a fresh identity each, so no client cache applies.
@@ -175,9 +176,11 @@ Result sequential_handshakes(const std::string &name, GTlsCertificate *cert, GTl
   double elapsed = now_s() - start;
   queue.close();
   server.join();
+  double cpu = cpu_s() - cpu0;
   close(listener);
   if (!ok)
     r.note = "stopped by error: " + take_message(&e, "unknown");
+  r.number("cpu_us_per_op", count ? cpu * 1e6 / count : NAN);
   r.value = count / elapsed;
   r.number("completed", count);
   r.number("seconds", elapsed);
@@ -288,7 +291,7 @@ Result stream_workload(const std::string &name, GioCreds &creds, Limits lim)
   });
   GError *e = nullptr;
   GIOStream *conn = tls_client(tcp_stream(fds[0]), creds.db, 443, &e);
-  double count = 0, start = 0, elapsed = 0;
+  double count = 0, start = 0, elapsed = 0, cpu0 = 0;
   if (handshake(conn, &e)) {
     GTlsConnection *tls = G_TLS_CONNECTION(conn);
     GTlsProtocolVersion v = g_tls_connection_get_protocol_version(tls);
@@ -301,6 +304,7 @@ Result stream_workload(const std::string &name, GioCreds &creds, Limits lim)
     if (name == "bulk-tls12" && v != G_TLS_PROTOCOL_VERSION_TLS_1_2)
       r.note = "TLS 1.2 was not negotiated (set G_TLS_GNUTLS_PRIORITY)";
     std::vector<char> buf(bulk ? 16384 : 64, 'a');
+    cpu0 = cpu_s();
     start = now_s();
     double deadline = start + lim.seconds;
     while (count < lim.max_count && now_s() < deadline) {
@@ -314,6 +318,8 @@ Result stream_workload(const std::string &name, GioCreds &creds, Limits lim)
   close_and_unref(conn);
   server.join();
   elapsed = now_s() - start;
+  double ops = bulk ? count / 1e6 : count;
+  r.number("cpu_us_per_op", ops ? (cpu_s() - cpu0) * 1e6 / ops : NAN);
   close(listener);
   r.value = bulk ? count / 1e6 / elapsed : count / elapsed;
   r.number(bulk ? "bytes" : "round_trips", count);
@@ -425,9 +431,11 @@ Result concurrent(const std::string &name, GioCreds &creds, Limits lim)
   }
   auto *run = new AsyncRun();  // leaked: the process exits right after
   run->pairs.resize(n);
+  double cpu0 = cpu_s();
   double start = now_s();
   run->establish(fds, 0, n, creds, start + lim.seconds);
   double wall = now_s() - start;
+  r.number("cpu_us_per_op", run->completed ? (cpu_s() - cpu0) * 1e6 / run->completed : NAN);
   if (run->completed < n) {
     r.note += (r.note.empty() ? "" : "; ") + std::string("time bound reached: ") + std::to_string(run->completed) +
               " of " + std::to_string(n) + " completed";

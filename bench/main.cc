@@ -55,7 +55,7 @@ Limits limits_for(const std::string &name, bool quick)
   if (name == "dtls-dgram")
     return {1.0 * scale, 5000000};
   if (name == "dtls-loss")
-    return {quick ? 5.0 : 12.0, 12};
+    return {quick ? 5.0 : 8.0, 12};
   return {1, 1};
 }
 

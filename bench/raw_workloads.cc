@@ -61,12 +61,13 @@ Result stream_workload(const std::string &name, Limits lim)
   });
   int fd = fds[0];
   gnutls_session_t s = raw::make_session(fd, {.priority = prio});
-  double count = 0, start = now_s();
+  double count = 0, start = now_s(), cpu0 = cpu_s();
   int hr = raw::handshake(s, fd, far);
   if (hr == 0) {
     r.text("protocol", gnutls_protocol_get_name(gnutls_protocol_get_version(s)));
     r.text("ciphersuite", gnutls_ciphersuite_get(s));
     std::vector<char> buf(bulk ? 16384 : 64, 'a');
+    cpu0 = cpu_s();
     start = now_s();
     double deadline = start + lim.seconds;
     while (count < lim.max_count && now_s() < deadline) {
@@ -83,6 +84,8 @@ Result stream_workload(const std::string &name, Limits lim)
   raw::finish(s, fd);
   server.join();
   double elapsed = now_s() - start;
+  double ops = bulk ? count / 1e6 : count;
+  r.number("cpu_us_per_op", ops ? (cpu_s() - cpu0) * 1e6 / ops : NAN);
   r.value = bulk ? count / 1e6 / elapsed : count / elapsed;
   r.number(bulk ? "bytes" : "round_trips", count);
   r.number("seconds", elapsed);
@@ -136,6 +139,7 @@ Result sequential_handshakes(const std::string &name, KeyType key, bool resume, 
   };
   bool ok = !resume || one();
   resumed = 0;
+  double cpu0 = cpu_s();
   double start = now_s(), deadline = start + lim.seconds;
   while (ok && count < lim.max_count && now_s() < deadline) {
     ok = one();
@@ -146,6 +150,7 @@ Result sequential_handshakes(const std::string &name, KeyType key, bool resume, 
   gnutls_free(saved.data);
   queue.close();
   server.join();
+  r.number("cpu_us_per_op", count ? (cpu_s() - cpu0) * 1e6 / count : NAN);
   close(listener);
   if (!ok)
     r.note = "stopped by error: " + error;
@@ -271,11 +276,13 @@ Result concurrent(const std::string &name, Limits lim)
     return r;
   }
   auto *engine = new PollEngine();  // leaked: the process exits right after
+  double cpu0 = cpu_s();
   double start = now_s();
   for (auto [c, s] : fds)
     engine->add_pair(c, s);
   engine->run(0, engine->peers.size(), start + lim.seconds);
   double wall = now_s() - start;
+  r.number("cpu_us_per_op", engine->completed ? (cpu_s() - cpu0) * 1e6 / engine->completed : NAN);
   if (engine->completed < n)
     r.note += (r.note.empty() ? "" : "; ") + std::string("time bound reached: ") +
               std::to_string(engine->completed) + " of " + std::to_string(n) + " completed";
@@ -347,6 +354,7 @@ Result dtls_handshakes(Limits lim)
   });
   long count = 0;
   std::string error;
+  double cpu0 = cpu_s();
   double start = now_s(), deadline = start + lim.seconds;
   while (count < lim.max_count && now_s() < deadline) {
     int fds[2];
@@ -369,6 +377,7 @@ Result dtls_handshakes(Limits lim)
   double elapsed = now_s() - start;
   queue.close();
   server.join();
+  r.number("cpu_us_per_op", count ? (cpu_s() - cpu0) * 1e6 / count : NAN);
   if (!error.empty())
     r.note = "stopped by error: " + error;
   r.value = count / elapsed;
