@@ -318,9 +318,29 @@ static void lossy_source_finalize(GSource *source) noexcept
   g_clear_object(&ls->cancellable);
 }
 
+// What g_source_set_closure and g_source_set_dummy_callback need to call a
+// GClosure as a GDatagramBasedSourceFunc (GIO's own sources do the same).
+static gboolean lossy_source_closure_callback(GDatagramBased *base, GIOCondition condition, gpointer data) noexcept
+{
+  GValue params[2] = {G_VALUE_INIT, G_VALUE_INIT};
+  GValue result = G_VALUE_INIT;
+  g_value_init(&result, G_TYPE_BOOLEAN);
+  g_value_init(&params[0], G_TYPE_DATAGRAM_BASED);
+  g_value_set_object(&params[0], base);
+  g_value_init(&params[1], G_TYPE_IO_CONDITION);
+  g_value_set_flags(&params[1], condition);
+  g_closure_invoke(static_cast<GClosure *>(data), &result, 2, params, nullptr);
+  gboolean keep = g_value_get_boolean(&result);
+  g_value_unset(&result);
+  g_value_unset(&params[0]);
+  g_value_unset(&params[1]);
+  return keep;
+}
+
 static GSourceFuncs lossy_source_funcs = {
     lossy_source_prepare, lossy_source_check, lossy_source_dispatch, lossy_source_finalize,
-    nullptr, nullptr,
+    reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(lossy_source_closure_callback)),
+    nullptr,
 };
 
 static GSource *create_source(GDatagramBased *base, GIOCondition condition,
