@@ -313,7 +313,7 @@ int ConnectionCore::verify_peer()
     accepted = result;
   }
   if (!accepted) {
-    CharPtr detail(describe_certificate_errors(peer, errors));
+    CharPtr detail(describe_certificate_errors(peer, errors, identity));
     g_debug("Rejected peer certificate: %s", detail.get());
     rejected_detail_ = detail ? detail.get() : "";
   }
@@ -378,6 +378,8 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
   }
   if (!certificate)
     return 0;  // no certificate: the peer decides whether that is acceptable
+  if (own_certificate_error_)
+    return -1;  // GnuTLS asks again within one handshake: do not ask for the PIN again
   SigningIdentity identity;
   GError *error = nullptr;
   if (!certificate_get_signing_identity(certificate.get(), interaction.get(), &identity, &error)) {
