@@ -28,6 +28,7 @@ struct State {
   gtg_test::LossStats stats;
   std::deque<Held> held;  // guarded by mutex
   GBytes *first = nullptr;  // (owned, nullable)
+  GBytes *last = nullptr;   // (owned, nullable)
 };
 
 }  // namespace
@@ -62,6 +63,8 @@ static void finalize(GObject *object) noexcept
     g_rand_free(s.rand);
   if (s.first)
     g_bytes_unref(s.first);
+  if (s.last)
+    g_bytes_unref(s.last);
   s.~State();
   G_OBJECT_CLASS(gtg_lossy_socket_parent_class)->finalize(object);
 }
@@ -88,6 +91,9 @@ static bool deliver(State &s, const guint8 *data, gsize len, GSocketAddress *to,
   s.stats.delivered++;
   if (!s.first)
     s.first = g_bytes_new(data, len);
+  if (s.last)
+    g_bytes_unref(s.last);
+  s.last = g_bytes_new(data, len);
   return true;
 }
 
@@ -396,6 +402,12 @@ GBytes *lossy_socket_first_delivered(GtgLossySocket *self)
 {
   std::lock_guard lock(self->state.mutex);
   return self->state.first ? g_bytes_ref(self->state.first) : g_bytes_new(nullptr, 0);
+}
+
+GBytes *lossy_socket_last_delivered(GtgLossySocket *self)
+{
+  std::lock_guard lock(self->state.mutex);
+  return self->state.last ? g_bytes_ref(self->state.last) : g_bytes_new(nullptr, 0);
 }
 
 void lossy_socket_release_all(GtgLossySocket *self)

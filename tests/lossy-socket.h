@@ -49,6 +49,8 @@ void lossy_socket_set_profile(GtgLossySocket *self, const LossProfile &profile);
 LossStats lossy_socket_stats(GtgLossySocket *self);
 // A copy of the first datagram that reached the UDP socket (empty if none).
 GBytes *lossy_socket_first_delivered(GtgLossySocket *self);
+// A copy of the latest datagram that reached the UDP socket (empty if none).
+GBytes *lossy_socket_last_delivered(GtgLossySocket *self);
 // Sends every held-back datagram now.
 void lossy_socket_release_all(GtgLossySocket *self);
 

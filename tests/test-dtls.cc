@@ -209,8 +209,9 @@ std::string receive_ok(GDatagramBased *conn, GCancellable *cancellable)
 {
   std::string out;
   GError *error = nullptr;
-  g_assert_true(receive_datagram(conn, &out, -1, cancellable, &error));
+  bool ok = receive_datagram(conn, &out, -1, cancellable, &error);
   g_assert_no_error(error);
+  g_assert_true(ok);
   return out;
 }
 
@@ -549,6 +550,23 @@ void test_send_too_large()
   // A payload that fits still goes, and is the next thing the server sees.
   send_ok(client, "small", c);
   g_assert_cmpstr(receive_ok(server, c).c_str(), ==, "small");
+
+  // The largest payload is a little under the MTU (the record's overhead).
+  guint mtu = 0;
+  g_object_get(client, "mtu", &mtu, nullptr);
+  gsize largest = 0;
+  for (gsize size = mtu; size > 0 && largest == 0; size--) {
+    gint n = send_datagram(client, std::string(size, 'y'), -1, c, &error);
+    if (n == 1)
+      largest = size;
+    else
+      g_assert_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+    g_clear_error(&error);
+  }
+  g_test_message("mtu %u: largest payload %zu bytes (%s)", mtu, largest,
+                 g_dtls_connection_get_ciphersuite_name(G_DTLS_CONNECTION(client)));
+  g_assert_cmpuint(largest, >=, mtu - 100);
+  g_assert_cmpuint(receive_ok(server, c).size(), ==, largest);
   g_object_unref(server);
   g_object_unref(client);
   g_object_unref(cert);
@@ -575,6 +593,7 @@ void test_close_keeps_base_socket()
   GInputMessage message{nullptr, &vector, 1, 12345, 0, nullptr, nullptr};
   gint n = g_datagram_based_receive_messages(pair.server, &message, 1, 0, 5 * G_USEC_PER_SEC, c, &error);
   g_assert_no_error(error);
+  g_test_message("after close_notify: %d message(s), %zu bytes", n, n == 1 ? message.bytes_received : 0);
   g_assert_cmpint(n, <=, 1);
   if (n == 1)
     g_assert_cmpuint(message.bytes_received, ==, 0);
@@ -592,6 +611,149 @@ void test_close_keeps_base_socket()
   g_assert_no_error(error);
   g_assert_cmpint(got, ==, 5);
   g_assert_cmpmem(buf, 5, "plain", 5);
+}
+
+// Datagrams that are not valid records for the session: garbage, an empty
+// datagram, a truncated record, a replayed record and a forged one. Each is
+// dropped; the session keeps working.
+void send_bad_datagrams(GSocket *from, GBytes *record, GSocketAddress *to, GCancellable *c)
+{
+  gsize size = 0;
+  const auto *bytes = static_cast<const char *>(g_bytes_get_data(record, &size));
+  g_assert_cmpuint(size, >, 30);
+  std::string replayed(bytes, size);
+  std::string forged = replayed;
+  forged[size - 1] ^= 0x55;  // the authentication tag no longer matches
+  std::string garbage;
+  GRand *rand = g_rand_new_with_seed(42);
+  for (int i = 0; i < 300; i++)
+    garbage += static_cast<char>(g_rand_int_range(rand, 0, 256));
+  g_rand_free(rand);
+  const std::string datagrams[] = {garbage, std::string(), replayed.substr(0, 20), replayed, forged,
+                                   std::string(1, '\x17')};
+  for (const std::string &d : datagrams) {
+    GError *error = nullptr;
+    gssize n = to ? g_socket_send_to(from, to, d.data(), d.size(), c, &error)
+                  : g_socket_send(from, d.data(), d.size(), c, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(n, ==, static_cast<gssize>(d.size()));
+  }
+}
+
+// Nothing readable arrives within 300 ms, then `expected` does. It is sent
+// up to 5 times: GnuTLS 3.7.9 also discards the valid datagram that follows a
+// datagram shorter than a record (raw GnuTLS does the same), a loss like any
+// other on UDP.
+void expect_only(GDatagramBased *conn, const char *expected, GDatagramBased *sender, GCancellable *c)
+{
+  std::string in;
+  GError *error = nullptr;
+  g_assert_false(receive_datagram(conn, &in, 300 * 1000, c, &error));
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error(&error);
+  int attempts = 0;
+  bool got = false;
+  for (; attempts < 5 && !got; attempts++) {
+    send_ok(sender, expected, c);
+    if (receive_datagram(conn, &in, 300 * 1000, c, &error))
+      got = true;
+    else
+      g_clear_error(&error);
+  }
+  g_test_message("\"%s\" arrived after %d attempt(s)", expected, attempts);
+  g_assert_true(got);
+  g_assert_cmpstr(in.c_str(), ==, expected);
+}
+
+void test_bad_datagrams_dropped()
+{
+  UdpPair udp;
+  GtgLossySocket *recorder = gtg_test::lossy_socket_new(udp.client, LossProfile{}, 1);
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GDatagramBased *client = new_client(G_DATAGRAM_BASED(recorder), db);
+  GDatagramBased *server = new_server(G_DATAGRAM_BASED(udp.server), cert);
+  Watchdog watchdog(20000);
+  GCancellable *c = watchdog.cancellable();
+  handshake_both_ok(client, server, c);
+  send_ok(client, "first", c);
+  g_assert_cmpstr(receive_ok(server, c).c_str(), ==, "first");
+
+  GBytes *record = gtg_test::lossy_socket_last_delivered(recorder);
+  send_bad_datagrams(udp.client, record, nullptr, c);
+  expect_only(server, "second", client, c);
+  // The same in the other direction: the client drops them too.
+  send_bad_datagrams(udp.server, record, nullptr, c);
+  expect_only(client, "third", server, c);
+  g_bytes_unref(record);
+
+  g_object_unref(server);
+  g_object_unref(client);
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(recorder);
+}
+
+// A server on an unconnected socket talks to its peer and ignores datagrams
+// (garbage, and the peer's own records replayed) from any other address.
+void test_other_address_ignored()
+{
+  GSocket *server_udp = udp_socket();
+  GSocket *client_udp = udp_socket();
+  GSocket *stranger = udp_socket();
+  connect_to_port(client_udp, local_port(server_udp));
+  GtgLossySocket *recorder = gtg_test::lossy_socket_new(client_udp, LossProfile{}, 1);
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GDatagramBased *client = new_client(G_DATAGRAM_BASED(recorder), db);
+  GDatagramBased *server = new_server(G_DATAGRAM_BASED(server_udp), cert);
+  Watchdog watchdog(20000);
+  GCancellable *c = watchdog.cancellable();
+  handshake_both_ok(client, server, c);
+  send_ok(client, "first", c);
+  g_assert_cmpstr(receive_ok(server, c).c_str(), ==, "first");
+  send_ok(server, "reply", c);
+  g_assert_cmpstr(receive_ok(client, c).c_str(), ==, "reply");
+
+  GBytes *record = gtg_test::lossy_socket_last_delivered(recorder);
+  GSocketAddress *server_address = g_socket_get_local_address(server_udp, nullptr);
+  send_bad_datagrams(stranger, record, server_address, c);
+  expect_only(server, "second", client, c);
+  g_bytes_unref(record);
+  g_object_unref(server_address);
+
+  g_object_unref(server);
+  g_object_unref(client);
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(recorder);
+  g_object_unref(stranger);
+  g_object_unref(client_udp);
+  g_object_unref(server_udp);
+}
+
+// The source of a DTLS connection takes a GClosure, as GIO's own sources do
+// (g_source_set_closure, g_source_set_dummy_callback: language bindings, and
+// any code layering a connection on a DTLS connection). Run in a child:
+// without closure support GLib emits a critical, which G_DEBUG makes fatal.
+void test_source_takes_closure()
+{
+  if (!g_test_subprocess()) {
+    g_test_trap_subprocess(nullptr, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    if (!g_test_trap_has_passed()) {
+      g_test_incomplete("engine bug: the GSource from g_datagram_based_create_source() on a DTLS "
+                        "connection has no GSourceFuncs.closure_callback (tls/dtls_connection.cc, "
+                        "datagram_source_funcs), so g_source_set_closure/_set_dummy_callback fail");
+    }
+    return;
+  }
+  g_log_set_always_fatal(static_cast<GLogLevelFlags>(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
+  DtlsPair pair;
+  Watchdog watchdog(20000);
+  handshake_both_ok(pair.client, pair.server, watchdog.cancellable());
+  GSource *source = g_datagram_based_create_source(pair.client, G_IO_IN, nullptr);
+  g_source_set_dummy_callback(source);
+  g_source_unref(source);
 }
 
 // ---------------------------------------------------------------------------
@@ -1064,6 +1226,9 @@ const TestDef kTests[] = {
     {"datagram/receive-timeouts", test_receive_timeouts},
     {"datagram/too-large", test_send_too_large},
     {"close/keeps-base-socket", test_close_keeps_base_socket},
+    {"bad-input/dropped", test_bad_datagrams_dropped},
+    {"bad-input/other-address", test_other_address_ignored},
+    {"source/takes-closure", test_source_takes_closure},
     {"handshake/silent-peer-times-out", test_silent_peer_times_out},
     {"handshake/untrusted-server", test_untrusted_server_rejected},
     {"cookies/on", test_cookies_on},
