@@ -155,10 +155,14 @@ Result handshakes(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
   });
   Watchdog watchdog(cancel, lim.seconds + 10);
   GError *e = nullptr;
-  long count = 0;
-  double cpu0 = cpu_s();
-  double start = now_s(), deadline = start + lim.seconds;
+  long count = -1;  // the first handshake is an untimed warm-up
+  double cpu0 = 0, start = 0, deadline = now_s() + 10;
   while (count < lim.max_count && now_s() < deadline) {
+    if (count == 0) {
+      cpu0 = cpu_s();
+      start = now_s();
+      deadline = start + lim.seconds;
+    }
     int fds[2];
     if (!udp_pair(fds))
       break;
@@ -171,14 +175,15 @@ Result handshakes(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
       break;
     count++;
   }
-  double elapsed = now_s() - start;
+  count = std::max(count, 0L);
+  double elapsed = start ? now_s() - start : 0;
   if (e)
     r.note = "stopped by error: " + take_message(&e);
   g_cancellable_cancel(cancel);  // a server still waiting gives up
   queue.close();
   server.join();
   r.number("cpu_us_per_op", count ? (cpu_s() - cpu0) * 1e6 / count : NAN);
-  r.value = count / elapsed;
+  r.value = elapsed > 0 ? count / elapsed : 0;
   r.number("completed", count);
   r.number("seconds", elapsed);
   r.number("server_failures", server_failures.load());
