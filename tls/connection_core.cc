@@ -7,8 +7,10 @@
 #include <glib/gi18n-lib.h>
 #include <gnutls/crypto.h>
 #include <gnutls/dtls.h>
+#include <gnutls/ocsp.h>
 #include <gnutls/x509.h>
 
+#include <atomic>
 #include <cstring>
 
 namespace gtg {
@@ -106,6 +108,8 @@ static std::string identity_host_name(GSocketConnectable *identity)
 ConnectionCore::ConnectionCore(GObject *owner, Role role, bool datagram)
     : owner_(owner), role_(role), datagram_(datagram)
 {
+  static std::atomic<unsigned> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
 }
 
 ConnectionCore::~ConnectionCore()
@@ -288,7 +292,7 @@ int ConnectionCore::verify_peer()
                                          interaction.get(), G_TLS_DATABASE_VERIFY_NONE,
                                          op_cancellable_, &verify_error);
     if (verify_error) {
-      g_debug("Certificate verification failed: %s", verify_error->message);
+      g_debug("Connection %u: certificate verification failed: %s", id_, verify_error->message);
       g_error_free(verify_error);
       errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
     }
@@ -302,8 +306,8 @@ int ConnectionCore::verify_peer()
   }
   if (role_ == Role::Client && !identity)
     errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_BAD_IDENTITY);
-  if (role_ == Role::Client && must_staple_unsatisfied())
-    errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
+  if (role_ == Role::Client)
+    errors = GTlsCertificateFlags(errors | check_stapled_ocsp());
   pending_errors_ = errors;
 
   bool accepted = role_ == Role::Client ? (errors & validation_flags) == 0 : errors == 0;
@@ -314,41 +318,84 @@ int ConnectionCore::verify_peer()
   }
   if (!accepted) {
     CharPtr detail(describe_certificate_errors(peer, errors, identity));
-    g_debug("Rejected peer certificate: %s", detail.get());
+    g_debug("Connection %u: rejected the peer certificate: %s", id_, detail.get());
     rejected_detail_ = detail ? detail.get() : "";
   }
   return accepted ? 0 : -1;
 }
 
-bool ConnectionCore::must_staple_unsatisfied()
+// Whether `crt` carries the TLS feature status_request (RFC 7633 "must staple").
+static bool has_must_staple(gnutls_x509_crt_t crt)
 {
-  // A certificate with the TLS feature status_request (RFC 7633) must come
-  // with a valid stapled OCSP response.
-  unsigned n = 0;
-  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
-  if (n == 0)
-    return false;
-  Owned<gnutls_x509_crt_t> crt;
-  {
-    gnutls_x509_crt_t c = nullptr;
-    if (gnutls_x509_crt_init(&c) != GNUTLS_E_SUCCESS)
-      return false;
-    crt.reset(c);
-  }
-  if (gnutls_x509_crt_import(crt.get(), &certs[0], GNUTLS_X509_FMT_DER) != GNUTLS_E_SUCCESS)
-    return false;
   gnutls_x509_tlsfeatures_t features = nullptr;
   if (gnutls_x509_tlsfeatures_init(&features) != GNUTLS_E_SUCCESS)
     return false;
   bool must_staple = false;
-  if (gnutls_x509_crt_get_tlsfeatures(crt.get(), features, 0, nullptr) == GNUTLS_E_SUCCESS) {
+  if (gnutls_x509_crt_get_tlsfeatures(crt, features, 0, nullptr) == GNUTLS_E_SUCCESS) {
     unsigned feature = 0;
     for (unsigned i = 0; gnutls_x509_tlsfeatures_get(features, i, &feature) == GNUTLS_E_SUCCESS; i++)
       if (feature == 5)  // status_request
         must_staple = true;
   }
   gnutls_x509_tlsfeatures_deinit(features);
-  return must_staple && !gnutls_ocsp_status_request_is_checked(session_.get(), 0);
+  return must_staple;
+}
+
+static Owned<gnutls_x509_crt_t> import_der(const gnutls_datum_t &der)
+{
+  gnutls_x509_crt_t c = nullptr;
+  if (gnutls_x509_crt_init(&c) != GNUTLS_E_SUCCESS)
+    return nullptr;
+  Owned<gnutls_x509_crt_t> crt(c);
+  if (gnutls_x509_crt_import(crt.get(), &der, GNUTLS_X509_FMT_DER) != GNUTLS_E_SUCCESS)
+    return nullptr;
+  return crt;
+}
+
+// Checks the OCSP response the server stapled, if any: signed by the leaf's
+// issuer, about the leaf, current, and not "revoked". A must-staple leaf
+// without a usable response fails. Returns the flags to add.
+GTlsCertificateFlags ConnectionCore::check_stapled_ocsp()
+{
+  unsigned n = 0;
+  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
+  if (n == 0)
+    return GTlsCertificateFlags(0);
+  Owned<gnutls_x509_crt_t> leaf = import_der(certs[0]);
+  if (!leaf)
+    return G_TLS_CERTIFICATE_GENERIC_ERROR;
+  bool must_staple = has_must_staple(leaf.get());
+  GTlsCertificateFlags missing = must_staple ? G_TLS_CERTIFICATE_GENERIC_ERROR : GTlsCertificateFlags(0);
+
+  gnutls_datum_t staple{nullptr, 0};
+  if (gnutls_ocsp_status_request_get(session_.get(), &staple) != GNUTLS_E_SUCCESS || staple.size == 0)
+    return missing;
+  Owned<gnutls_x509_crt_t> issuer = n >= 2 ? import_der(certs[1]) : nullptr;
+  gnutls_ocsp_resp_t r = nullptr;
+  if (!issuer || gnutls_ocsp_resp_init(&r) != GNUTLS_E_SUCCESS)
+    return missing;
+  Owned<gnutls_ocsp_resp_t> resp(r);
+  unsigned verify = 0;
+  if (gnutls_ocsp_resp_import(resp.get(), &staple) != GNUTLS_E_SUCCESS ||
+      gnutls_ocsp_resp_verify_direct(resp.get(), issuer.get(), &verify, 0) != GNUTLS_E_SUCCESS ||
+      verify != 0 || gnutls_ocsp_resp_check_crt(resp.get(), 0, leaf.get()) != GNUTLS_E_SUCCESS) {
+    g_debug("Connection %u: the stapled OCSP response is not valid for this certificate", id_);
+    return G_TLS_CERTIFICATE_GENERIC_ERROR;
+  }
+  unsigned status = 0;
+  time_t this_update = 0, next_update = 0, revoked_at = 0;
+  unsigned reason = 0;
+  if (gnutls_ocsp_resp_get_single(resp.get(), 0, nullptr, nullptr, nullptr, nullptr, &status,
+                                  &this_update, &next_update, &revoked_at, &reason) < 0)
+    return G_TLS_CERTIFICATE_GENERIC_ERROR;
+  if (status == GNUTLS_OCSP_CERT_REVOKED)
+    return G_TLS_CERTIFICATE_REVOKED;
+  time_t now = time(nullptr);
+  if (next_update != static_cast<time_t>(-1) && next_update < now) {
+    g_debug("Connection %u: the stapled OCSP response is out of date", id_);
+    return G_TLS_CERTIFICATE_GENERIC_ERROR;
+  }
+  return GTlsCertificateFlags(0);
 }
 
 int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req,
@@ -370,7 +417,8 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
           interaction.get(), G_TLS_CONNECTION(owner_), G_TLS_CERTIFICATE_REQUEST_NONE,
           op_cancellable_, &error);
       if (error) {
-        g_debug("Certificate request through the interaction failed: %s", error->message);
+        g_debug("Connection %u: certificate request through the interaction failed: %s", id_,
+                error->message);
         g_error_free(error);
       }
       (void)r;
@@ -383,7 +431,7 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
   SigningIdentity identity;
   GError *error = nullptr;
   if (!certificate_get_signing_identity(certificate.get(), interaction.get(), &identity, &error)) {
-    g_debug("Own certificate unusable: %s", error->message);
+    g_debug("Connection %u: own certificate unusable: %s", id_, error->message);
     GError *required = g_error_new(G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
                                    _("The certificate cannot be used: %s"), error->message);
     g_error_free(error);
@@ -501,9 +549,19 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     }
     break;
   }
+  if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED || ret == GNUTLS_E_WARNING_ALERT_RECEIVED) {
+    const char *name = gnutls_alert_get_name(gnutls_alert_get(session_.get()));
+    g_debug("Connection %u: received alert %s", id_, name ? name : "?");
+  }
   if (!peer_gone && session_ && gnutls_error_is_fatal(ret)) {
     // The peer gets the fatal alert GnuTLS chooses, as a plain GnuTLS server sends.
+    int level = 0;
+    int alert = gnutls_error_to_alert(ret, &level);
     gnutls_alert_send_appropriate(session_.get(), ret);
+    if (alert >= 0)
+      g_debug("Connection %u: sent fatal alert %s (%s)", id_,
+              gnutls_alert_get_name(static_cast<gnutls_alert_description_t>(alert)),
+              gnutls_strerror(ret));
   }
 }
 
@@ -578,7 +636,7 @@ void ConnectionCore::finish_handshake()
   ciphersuite_ = suite ? suite : "";
   if (role_ == Role::Client && protocol_version_ != G_TLS_PROTOCOL_VERSION_TLS_1_3)
     store_resumption_data();
-  g_debug("Connection %p: %s handshake done in %" G_GINT64_FORMAT " us (%s, %s%s)", owner_,
+  g_debug("Connection %u: %s handshake done in %" G_GINT64_FORMAT " us (%s, %s%s)", id_,
           role_ == Role::Client ? "client" : "server",
           g_get_monotonic_time() - handshake_started_us_,
           gnutls_protocol_get_name(gnutls_protocol_get_version(s)), ciphersuite_.c_str(),
@@ -730,7 +788,8 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
   if (ok)
     finish_handshake();
   else
-    g_debug("Connection %p: handshake failed: %s", owner_, error ? error->message : "?");
+    g_debug("Connection %u: handshake failed after %" G_GINT64_FORMAT " us: %s", id_,
+            g_get_monotonic_time() - handshake_started_us_, error ? error->message : "?");
   rehandshaking_ = false;
   if (transport_)
     transport_->set_handshaking(false);
@@ -757,6 +816,8 @@ bool ConnectionCore::begin_handshake(bool blocking, GError **error)
   }
   rehandshaking_ = established;
   transport_->set_handshaking(true);
+  g_debug("Connection %u: %s %s started (%s)", id_, role_ == Role::Client ? "client" : "server",
+          established ? "rehandshake" : "handshake", datagram_ ? "DTLS" : "TLS");
   if (established && !start_rehandshake(error)) {
     conclude_handshake(false, error ? *error : nullptr);
     return false;
@@ -848,6 +909,8 @@ void ConnectionCore::handshake_async_start(GTask *task)
   GError *error = nullptr;
   if (transport_)
     transport_->set_handshaking(true);
+  g_debug("Connection %u: %s %s started (%s, async)", id_, role_ == Role::Client ? "client" : "server",
+          established ? "rehandshake" : "handshake", datagram_ ? "DTLS" : "TLS");
   if (!prepare_session(&error) || (rehandshaking_ = established, established && !start_rehandshake(&error))) {
     conclude_handshake(false, error);
     g_task_return_error(task, error);

@@ -133,7 +133,7 @@ private:
   void apply_authentication_mode();
   // Verifies the peer's chain from inside the handshake; 0 accepts.
   int verify_peer();
-  bool must_staple_unsatisfied();
+  GTlsCertificateFlags check_stapled_ocsp();
   int retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req, gnutls_pcert_st **pcert,
                            unsigned *pcert_length, gnutls_privkey_t *privkey);
   std::string resumption_key() const;
@@ -177,6 +177,7 @@ private:
   GSource *gate_source(GCancellable *cancellable);
 
   GObject *owner_;  // (unowned) the GObject that owns this core
+  unsigned id_;     // a process-unique number naming this connection in debug logs
   Role role_;
   bool datagram_;
   std::unique_ptr<Transport> transport_;
