@@ -13,8 +13,7 @@ StreamTransport::StreamTransport(GIOStream *base)
       pollable_in_(G_IS_POLLABLE_INPUT_STREAM(in_) &&
                    g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in_))),
       pollable_out_(G_IS_POLLABLE_OUTPUT_STREAM(out_) &&
-                    g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out_))),
-      read_buf_(kReadAhead)
+                    g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out_)))
 {
   if (G_IS_SOCKET_CONNECTION(base))
     socket_ = g_socket_connection_get_socket(G_SOCKET_CONNECTION(base));
@@ -138,16 +137,21 @@ ssize_t StreamTransport::fill()
   GError *error = nullptr;
   gssize n;
   if (input_blocking_) {
-    n = g_input_stream_read(in_, read_buf_.data(), read_buf_.size(), input_cancellable_, &error);
+    if (!read_buf_)
+      read_buf_.reset(new guint8[kReadAhead]);
+    n = g_input_stream_read(in_, read_buf_.get(), kReadAhead, input_cancellable_, &error);
   } else {
-    n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.data(),
-                                                 read_buf_.size(), nullptr, &error);
+    if (!read_buf_)
+      read_buf_.reset(new guint8[kReadAhead]);
+    n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.get(),
+                                                 kReadAhead, nullptr, &error);
   }
   if (n > 0) {
     read_begin_ = 0;
     read_end_ = static_cast<size_t>(n);
     return n;
   }
+  read_buf_.reset();  // nothing read: an idle connection holds no read-ahead memory
   if (n == 0) {
     eof_ = true;
     return 0;
@@ -178,8 +182,10 @@ ssize_t StreamTransport::pull(void *buf, size_t len)
       return n;
   }
   size_t take = std::min(len, read_end_ - read_begin_);
-  memcpy(buf, read_buf_.data() + read_begin_, take);
+  memcpy(buf, read_buf_.get() + read_begin_, take);
   read_begin_ += take;
+  if (read_begin_ == read_end_)
+    read_buf_.reset();
   return static_cast<ssize_t>(take);
 }
 

@@ -4,7 +4,8 @@
 // - Input is read ahead: pull asks the base stream for up to kReadAhead bytes
 //   at once and serves GnuTLS from that buffer, so a small record costs one
 //   receive call, and "readable" can be answered from the buffer without a
-//   failed receive plus poll.
+//   failed receive plus poll. The buffer exists only while it holds unread
+//   bytes, so an idle connection costs no read-ahead memory.
 // - Output never blocks GnuTLS: push writes what the base stream takes without
 //   blocking and keeps the rest; the driver flushes it (waiting for
 //   writability) before an operation completes. At most one record plus any
@@ -19,6 +20,7 @@
 
 #include "transport.h"
 
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -66,7 +68,7 @@ private:
   bool pollable_in_;
   bool pollable_out_;
 
-  std::vector<guint8> read_buf_;
+  std::unique_ptr<guint8[]> read_buf_;  // allocated while it holds unread input
   size_t read_begin_ = 0;
   size_t read_end_ = 0;
   bool eof_ = false;
