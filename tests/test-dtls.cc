@@ -368,12 +368,12 @@ gboolean on_client_readable(GDatagramBased *conn, GIOCondition, gpointer data)
   return st->client_got.empty() ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-// Iterates `context` until `done` or 20 s.
+// Iterates `context` until `done` or `seconds` pass.
 template <typename Pred>
-void iterate_until(GMainContext *context, Pred done)
+void iterate_until(GMainContext *context, Pred done, int seconds = 20)
 {
-  gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-  for (int i = 0; i < 100000 && !done() && g_get_monotonic_time() < deadline; i++) {
+  gint64 deadline = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
+  for (int i = 0; i < 1000000 && !done() && g_get_monotonic_time() < deadline; i++) {
     // Wake up now and then so the deadline is checked.
     GSource *tick = g_timeout_source_new(100);
     g_source_set_dummy_callback(tick);
@@ -979,6 +979,170 @@ void run_lossy(double loss, guint32 default_seed)
   g_object_unref(client_base);
 }
 
+// The same on one thread: both ends on one main context, handshakes async,
+// data driven by the connections' sources and a resend timer.
+struct LossyAsync {
+  GMainContext *context = nullptr;
+  GDatagramBased *client = nullptr;
+  GDatagramBased *server = nullptr;
+  int handshakes_left = 2;
+  GError *error = nullptr;
+  int next_seq = 0;  // the message the client is sending
+  std::set<int> server_seen;
+  bool server_intact = true;
+};
+
+void on_lossy_handshake(GObject *source, GAsyncResult *result, gpointer data)
+{
+  auto *st = static_cast<LossyAsync *>(data);
+  GError *error = nullptr;
+  if (!g_dtls_connection_handshake_finish(G_DTLS_CONNECTION(source), result, &error)) {
+    if (!st->error)
+      st->error = error;
+    else
+      g_error_free(error);
+  }
+  st->handshakes_left--;
+}
+
+// Reads every datagram waiting on `conn` (timeout 0); false on an error.
+template <typename OnDatagram>
+bool drain(LossyAsync *st, GDatagramBased *conn, OnDatagram on_datagram)
+{
+  for (int i = 0; i < 100; i++) {
+    std::string in;
+    GError *error = nullptr;
+    if (!receive_datagram(conn, &in, 0, nullptr, &error)) {
+      if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(error);
+        return true;
+      }
+      if (!st->error)
+        st->error = error;
+      else
+        g_error_free(error);
+      return false;
+    }
+    on_datagram(in);
+  }
+  return true;
+}
+
+gboolean on_lossy_server_readable(GDatagramBased *conn, GIOCondition, gpointer data)
+{
+  auto *st = static_cast<LossyAsync *>(data);
+  bool ok = drain(st, conn, [&](const std::string &in) {
+    int seq = -1;
+    if (sscanf(in.c_str(), "seq:%d:", &seq) != 1 || in != payload_for(seq)) {
+      st->server_intact = false;
+      return;
+    }
+    st->server_seen.insert(seq);
+    send_datagram(conn, "ack:" + std::to_string(seq), 0, nullptr, nullptr);
+  });
+  return ok ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+gboolean on_lossy_client_readable(GDatagramBased *conn, GIOCondition, gpointer data)
+{
+  auto *st = static_cast<LossyAsync *>(data);
+  bool ok = drain(st, conn, [&](const std::string &in) {
+    if (in == "ack:" + std::to_string(st->next_seq)) {
+      st->next_seq++;
+      send_datagram(conn, payload_for(st->next_seq), 0, nullptr, nullptr);
+    }
+  });
+  return ok ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+// Every 200 ms: send the current message again (it or its ack may be lost).
+gboolean on_lossy_resend(gpointer data)
+{
+  auto *st = static_cast<LossyAsync *>(data);
+  send_datagram(st->client, payload_for(st->next_seq), 0, nullptr, nullptr);
+  return G_SOURCE_CONTINUE;
+}
+
+void test_lossy_async_20()
+{
+  constexpr int kMessages = 20;
+  guint32 seed = seed_for(200);
+  g_test_message("loss 20%% each way, one thread, seeds %u and %u", seed, seed + 1);
+  LossProfile profile;
+  profile.drop = 0.2;
+  profile.duplicate = 0.05;
+  profile.reorder = 0.05;
+  profile.delay = 0.05;
+  profile.delay_ms = 30;
+  GMainContext *context = g_main_context_new();
+  g_main_context_push_thread_default(context);
+  {
+    UdpPair udp;
+    GtgLossySocket *client_base = gtg_test::lossy_socket_new(udp.client, profile, seed);
+    GtgLossySocket *server_base = gtg_test::lossy_socket_new(udp.server, profile, seed + 1);
+    GTlsDatabase *db = ca_database();
+    GTlsCertificate *cert = server_certificate();
+    LossyAsync st;
+    st.context = context;
+    st.client = new_client(G_DATAGRAM_BASED(client_base), db);
+    st.server = new_server(G_DATAGRAM_BASED(server_base), cert);
+    g_object_set(st.client, "handshake-timeout", 60000u, nullptr);
+    g_object_set(st.server, "handshake-timeout", 60000u, nullptr);
+    gint64 start = g_get_monotonic_time();
+    g_dtls_connection_handshake_async(G_DTLS_CONNECTION(st.server), G_PRIORITY_DEFAULT, nullptr,
+                                      on_lossy_handshake, &st);
+    g_dtls_connection_handshake_async(G_DTLS_CONNECTION(st.client), G_PRIORITY_DEFAULT, nullptr,
+                                      on_lossy_handshake, &st);
+    // The server's handshake may finish first and the client's then still
+    // needs the server to answer its retransmissions: the server starts
+    // reading (which answers them) as soon as its own handshake is done.
+    GSource *server_source = nullptr;
+    iterate_until(context, [&] {
+      if (!server_source && st.handshakes_left < 2 && !st.error &&
+          g_dtls_connection_get_protocol_version(G_DTLS_CONNECTION(st.server)) != G_TLS_PROTOCOL_VERSION_UNKNOWN) {
+        server_source = g_datagram_based_create_source(st.server, G_IO_IN, nullptr);
+        g_source_set_callback(server_source, G_SOURCE_FUNC(on_lossy_server_readable), &st, nullptr);
+        g_source_attach(server_source, context);
+      }
+      return st.handshakes_left == 0 || st.error;
+    }, 90);
+    g_assert_no_error(st.error);
+    g_test_message("handshakes done after %.1f s", (g_get_monotonic_time() - start) / 1e6);
+    if (!server_source) {
+      server_source = g_datagram_based_create_source(st.server, G_IO_IN, nullptr);
+      g_source_set_callback(server_source, G_SOURCE_FUNC(on_lossy_server_readable), &st, nullptr);
+      g_source_attach(server_source, context);
+    }
+    GSource *client_source = g_datagram_based_create_source(st.client, G_IO_IN, nullptr);
+    g_source_set_callback(client_source, G_SOURCE_FUNC(on_lossy_client_readable), &st, nullptr);
+    g_source_attach(client_source, context);
+    GSource *resend = g_timeout_source_new(200);
+    g_source_set_callback(resend, on_lossy_resend, &st, nullptr);
+    g_source_attach(resend, context);
+    send_datagram(st.client, payload_for(0), 0, nullptr, nullptr);
+    iterate_until(context, [&] { return st.next_seq >= kMessages || st.error; }, 60);
+    g_test_message("%d messages acknowledged after %.1f s", st.next_seq,
+                   (g_get_monotonic_time() - start) / 1e6);
+    g_assert_no_error(st.error);
+    g_assert_true(st.server_intact);
+    g_assert_cmpuint(st.server_seen.size(), >=, kMessages);
+    for (GSource *source : {server_source, client_source, resend}) {
+      g_source_destroy(source);
+      g_source_unref(source);
+    }
+    g_object_unref(st.server);
+    g_object_unref(st.client);
+    g_object_unref(cert);
+    g_object_unref(db);
+    g_object_unref(server_base);
+    g_object_unref(client_base);
+  }
+  g_main_context_pop_thread_default(context);
+  while (g_main_context_iteration(context, FALSE)) {
+  }
+  g_main_context_unref(context);
+}
+
 void test_lossy_10()
 {
   run_lossy(0.10, 10);
@@ -1236,6 +1400,7 @@ const TestDef kTests[] = {
     {"lossy/10", test_lossy_10},
     {"lossy/20", test_lossy_20},
     {"lossy/30", test_lossy_30},
+    {"lossy/async-20", test_lossy_async_20},
     {"interop/gnutls-serv", test_interop_gnutls_serv},
     {"interop/openssl-s-server", test_interop_openssl_server},
     {"interop/gnutls-cli", test_interop_gnutls_cli},
