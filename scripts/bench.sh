@@ -13,8 +13,12 @@
 #
 #   scripts/bench.sh [--runs N] [--quick] [--builddir DIR] [--output FILE]
 #
+# --builddir may name a build configured from another checkout (for example a
+# clean worktree of a commit); the table then names that checkout's commit.
+#
 # Writes the table to stdout and every figure as JSON to FILE (default:
-# <builddir>/bench-results.json). About 8 minutes with 3 runs on 2 cores.
+# <builddir>/bench-results.json). About 7 minutes with 3 runs on an otherwise idle
+# 2-core machine; longer when the machine is shared.
 set -eu
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,8 +98,12 @@ while [ "$r" -le "$runs" ]; do
 done
 elapsed=$(( $(date +%s) - start ))
 
-commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$src" status --porcelain -- tls 2>/dev/null)" ]; then commit="$commit+local-changes"; fi
+# The commit of the sources the build was made from (the build dir may
+# belong to another checkout, e.g. a clean worktree).
+built_from=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['directories']['source'])" \
+  "$builddir/meson-info/meson-info.json" 2>/dev/null || echo "$src")
+commit=$(git -C "$built_from" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$built_from" status --porcelain -- tls 2>/dev/null)" ]; then commit="$commit+local-changes"; fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 python3 "$src/bench/aggregate.py" "$raw_lines" "$output" \
   --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --machine "$(nproc) × $cpu" \
