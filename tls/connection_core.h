@@ -55,7 +55,6 @@ public:
 
   // ----- Configuration (properties) -----
   Ref<GTlsDatabase> database;
-  bool database_is_default = true;  // still the system database set at construction
   Ref<GTlsInteraction> interaction;
   Ref<GTlsCertificate> certificate;
   Ref<GSocketConnectable> server_identity;  // client only

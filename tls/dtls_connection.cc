@@ -1,6 +1,7 @@
 #include "dtls_connection.h"
 
 #include "database.h"
+#include "connection_properties.h"
 #include "gtype_macros.h"
 
 #include <glib/gi18n-lib.h>
@@ -67,51 +68,11 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 {
   GtgDtlsConnection *self = self_of(object);
   gtg::ConnectionCore &core = *self->core;
+  if (gtg::get_shared_property(core, pspec, value))
+    return;
   switch (prop_id) {
   case PROP_BASE_SOCKET:
     g_value_set_object(value, self->base_socket);
-    break;
-  case PROP_CERTIFICATE:
-    g_value_set_object(value, core.certificate.get());
-    break;
-  case PROP_DATABASE:
-    g_value_set_object(value, core.database.get());
-    break;
-  case PROP_INTERACTION:
-    g_value_set_object(value, core.interaction.get());
-    break;
-  case PROP_PEER_CERTIFICATE:
-    g_value_set_object(value, core.peer_certificate());
-    break;
-  case PROP_PEER_CERTIFICATE_ERRORS:
-    g_value_set_flags(value, core.peer_certificate_errors());
-    break;
-  case PROP_REQUIRE_CLOSE_NOTIFY:
-    g_value_set_boolean(value, core.require_close_notify);
-    break;
-  case PROP_REHANDSHAKE_MODE:
-    g_value_set_enum(value, core.rehandshake_mode);
-    break;
-  case PROP_ADVERTISED_PROTOCOLS: {
-    if (core.advertised_protocols.empty()) {
-      g_value_set_boxed(value, nullptr);
-      break;
-    }
-    GStrvBuilder *b = g_strv_builder_new();
-    for (const std::string &p : core.advertised_protocols)
-      g_strv_builder_add(b, p.c_str());
-    g_value_take_boxed(value, g_strv_builder_end(b));
-    g_strv_builder_unref(b);
-    break;
-  }
-  case PROP_NEGOTIATED_PROTOCOL:
-    g_value_set_string(value, core.negotiated_protocol());
-    break;
-  case PROP_PROTOCOL_VERSION:
-    g_value_set_enum(value, core.protocol_version());
-    break;
-  case PROP_CIPHERSUITE_NAME:
-    g_value_set_string(value, core.ciphersuite_name());
     break;
   case PROP_MTU:
     g_value_set_uint(value, self->mtu ? self->mtu : (self->transport ? self->transport->path_mtu() : 0));
@@ -128,6 +89,8 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
 {
   GtgDtlsConnection *self = self_of(object);
   gtg::ConnectionCore &core = *self->core;
+  if (gtg::set_shared_property(core, pspec, value))
+    return;
   switch (prop_id) {
   case PROP_BASE_SOCKET: {
     auto *base = G_DATAGRAM_BASED(g_value_get_object(value));
@@ -137,30 +100,6 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     auto transport = std::make_unique<gtg::DatagramTransport>(base, core.role() == gtg::Role::Server);
     self->transport = transport.get();
     core.set_transport(std::move(transport));
-    break;
-  }
-  case PROP_CERTIFICATE:
-    core.certificate = gtg::Ref<GTlsCertificate>::retain(G_TLS_CERTIFICATE(g_value_get_object(value)));
-    break;
-  case PROP_DATABASE:
-    core.database = gtg::Ref<GTlsDatabase>::retain(G_TLS_DATABASE(g_value_get_object(value)));
-    break;
-  case PROP_INTERACTION:
-    core.interaction = gtg::Ref<GTlsInteraction>::retain(G_TLS_INTERACTION(g_value_get_object(value)));
-    break;
-  case PROP_REQUIRE_CLOSE_NOTIFY:
-    core.require_close_notify = g_value_get_boolean(value);
-    break;
-  case PROP_REHANDSHAKE_MODE:
-    G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-    core.rehandshake_mode = static_cast<GTlsRehandshakeMode>(g_value_get_enum(value));
-    G_GNUC_END_IGNORE_DEPRECATIONS
-    break;
-  case PROP_ADVERTISED_PROTOCOLS: {
-    core.advertised_protocols.clear();
-    auto **protocols = static_cast<char **>(g_value_get_boxed(value));
-    for (char **p = protocols; p && *p; p++)
-      core.advertised_protocols.emplace_back(*p);
     break;
   }
   case PROP_MTU:
