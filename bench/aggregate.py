@@ -146,7 +146,7 @@ def main():
                 wall = spread([r.get("wall_s") for r in rs])[0]
                 thr = [r.get("threads_peak") for r in rs if r.get("threads_peak") is not None]
                 if n is not None:
-                    bits.append(f"completed {'/'.join(fmt(c) if c is not None else '-' for c in comp)} of {int(n)}")
+                    bits.append(f"completed {'/'.join(str(int(c)) if c is not None else '-' for c in comp)} of {int(n)}")
                 if wall is not None:
                     bits.append(f"wall {fmt(wall)} s")
                 if thr:
@@ -164,7 +164,7 @@ def main():
                 c = sum(r.get("completed") or 0 for r in rs)
                 a = sum(r.get("attempts") or 0 for r in rs)
                 if a:
-                    bits.append(f"{int(c)} of {int(a)} handshakes completed within 8 s")
+                    bits.append(f"{int(c)} of {int(a)} handshakes completed within the bound")
             if w.startswith("bulk") and rs[0].get("ciphersuite"):
                 bits.append(f"{rs[0].get('protocol')} {rs[0]['ciphersuite']}")
             notes_seen = sorted({r.get("note") for r in rs if r.get("note")})
