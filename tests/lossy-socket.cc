@@ -1,5 +1,6 @@
 #include "lossy-socket.h"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -29,6 +30,10 @@ struct State {
   std::deque<Held> held;  // guarded by mutex
   GBytes *first = nullptr;  // (owned, nullable)
   GBytes *last = nullptr;   // (owned, nullable)
+  std::vector<std::vector<guint8>> heads;  // the first bytes of each delivered datagram
+  GSocketAddress *first_sender = nullptr;  // (owned, nullable)
+  GSocketAddress *later_sender = nullptr;  // (owned, nullable)
+  guint received = 0;
 };
 
 }  // namespace
@@ -65,6 +70,8 @@ static void finalize(GObject *object) noexcept
     g_bytes_unref(s.first);
   if (s.last)
     g_bytes_unref(s.last);
+  g_clear_object(&s.first_sender);
+  g_clear_object(&s.later_sender);
   s.~State();
   G_OBJECT_CLASS(gtg_lossy_socket_parent_class)->finalize(object);
 }
@@ -94,6 +101,7 @@ static bool deliver(State &s, const guint8 *data, gsize len, GSocketAddress *to,
   if (s.last)
     g_bytes_unref(s.last);
   s.last = g_bytes_new(data, len);
+  s.heads.emplace_back(data, data + std::min<gsize>(len, 32));
   return true;
 }
 
@@ -142,6 +150,8 @@ static bool send_one(State &s, const GOutputMessage &m, GError **error)
     data.insert(data.end(), b, b + m.vectors[v].size);
   }
   s.stats.sent++;
+  // Posing as other senders: replies go to the real peer of the connected socket.
+  GSocketAddress *to = s.first_sender || s.later_sender ? nullptr : m.address;
   const gtg_test::LossProfile &p = s.profile;
   // Draw every decision each time so a profile change does not shift later ones.
   double drop = g_rand_double(s.rand), dup = g_rand_double(s.rand);
@@ -154,7 +164,7 @@ static bool send_one(State &s, const GOutputMessage &m, GError **error)
   auto hold = [&](gint64 due, bool until_next) {
     Held h;
     h.data = data;
-    h.to = m.address ? G_SOCKET_ADDRESS(g_object_ref(m.address)) : nullptr;
+    h.to = to ? G_SOCKET_ADDRESS(g_object_ref(to)) : nullptr;
     h.due = due;
     h.until_next = until_next;
     s.held.push_back(std::move(h));
@@ -166,7 +176,7 @@ static bool send_one(State &s, const GOutputMessage &m, GError **error)
     s.stats.delayed++;
     hold(now + static_cast<gint64>(p.delay_ms) * 1000, false);
   } else {
-    if (!deliver(s, data.data(), data.size(), m.address, error))
+    if (!deliver(s, data.data(), data.size(), to, error))
       return false;
     release_due(s, true);
   }
@@ -270,8 +280,18 @@ static gint receive_messages(GDatagramBased *base, GInputMessage *messages, guin
       g_error_free(local);
       continue;
     }
-    if (n < 0)
+    if (n < 0) {
       g_propagate_error(error, local);
+      return n;
+    }
+    std::lock_guard lock(s.mutex);
+    for (gint i = 0; i < n; i++, s.received++) {
+      GSocketAddress *posed = s.received == 0 ? s.first_sender : s.later_sender;
+      if (posed && messages[i].address) {
+        g_clear_object(messages[i].address);
+        *messages[i].address = G_SOCKET_ADDRESS(g_object_ref(posed));
+      }
+    }
     return n;
   }
 }
@@ -408,6 +428,20 @@ GBytes *lossy_socket_last_delivered(GtgLossySocket *self)
 {
   std::lock_guard lock(self->state.mutex);
   return self->state.last ? g_bytes_ref(self->state.last) : g_bytes_new(nullptr, 0);
+}
+
+void lossy_socket_report_senders(GtgLossySocket *self, GSocketAddress *first, GSocketAddress *later)
+{
+  State &s = self->state;
+  std::lock_guard lock(s.mutex);
+  g_set_object(&s.first_sender, first);
+  g_set_object(&s.later_sender, later);
+}
+
+std::vector<std::vector<guint8>> lossy_socket_delivered_heads(GtgLossySocket *self)
+{
+  std::lock_guard lock(self->state.mutex);
+  return self->state.heads;
 }
 
 void lossy_socket_release_all(GtgLossySocket *self)

@@ -17,6 +17,8 @@
 
 #include <gio/gio.h>
 
+#include <vector>
+
 G_BEGIN_DECLS
 #define GTG_TYPE_LOSSY_SOCKET (gtg_lossy_socket_get_type())
 G_DECLARE_FINAL_TYPE(GtgLossySocket, gtg_lossy_socket, GTG, LOSSY_SOCKET, GObject)
@@ -51,6 +53,13 @@ LossStats lossy_socket_stats(GtgLossySocket *self);
 GBytes *lossy_socket_first_delivered(GtgLossySocket *self);
 // A copy of the latest datagram that reached the UDP socket (empty if none).
 GBytes *lossy_socket_last_delivered(GtgLossySocket *self);
+// The sender a receive reports when the caller asks for one: `first` for the
+// first datagram received, `later` for every other (both nullable: the real
+// sender). A test uses it to pose as several peers; sends then ignore the
+// address they name and go to the socket's real peer.
+void lossy_socket_report_senders(GtgLossySocket *self, GSocketAddress *first, GSocketAddress *later);
+// The first 32 bytes (or fewer) of every datagram that reached the UDP socket.
+std::vector<std::vector<guint8>> lossy_socket_delivered_heads(GtgLossySocket *self);
 // Sends every held-back datagram now.
 void lossy_socket_release_all(GtgLossySocket *self);
 

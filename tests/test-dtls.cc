@@ -635,6 +635,53 @@ void check_cookie_exchange(bool cookies)
   g_object_unref(server_base);
 }
 
+// A cookie is bound to the address it was sent to (RFC 6347 §4.2.1), also
+// when the server's base is not a GSocket but reports senders through
+// receive_messages, as an application's demultiplexer does. The server's
+// base here poses the client as 127.0.0.2 for the first datagram and as
+// 127.0.0.3 afterwards: the cookie sent to .2 must not let .3 in, so the
+// server must ask again (two HelloVerifyRequests), then complete.
+void test_cookie_bound_to_address()
+{
+  UdpPair udp;
+  GtgLossySocket *server_base = gtg_test::lossy_socket_new(udp.server, LossProfile{}, 1);
+  GInetAddress *a = g_inet_address_new_from_string("127.0.0.2");
+  GInetAddress *b = g_inet_address_new_from_string("127.0.0.3");
+  GSocketAddress *first = g_inet_socket_address_new(a, 1111);
+  GSocketAddress *later = g_inet_socket_address_new(b, 2222);
+  gtg_test::lossy_socket_report_senders(server_base, first, later);
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GDatagramBased *client = new_client(G_DATAGRAM_BASED(udp.client), db);
+  GDatagramBased *server = new_server(G_DATAGRAM_BASED(server_base), cert);
+  Watchdog watchdog(20000);
+  handshake_both_ok(client, server, watchdog.cancellable());
+
+  guint hello_verify_requests = 0;
+  for (const std::vector<guint8> &head : gtg_test::lossy_socket_delivered_heads(server_base))
+    if (head.size() > 13 && head[0] == 22 && head[13] == 3)
+      hello_verify_requests++;
+  g_test_message("%u HelloVerifyRequest(s)", hello_verify_requests);
+  if (hello_verify_requests == 1)
+    g_test_incomplete("engine bug: on a base that is not a GSocket the server never asks "
+                      "receive_messages for the sender (tls/datagram_transport.cc, "
+                      "DatagramTransport::receive), so before_server_handshake binds cookies to "
+                      "an empty client identity: a cookie sent to one address is accepted "
+                      "from any other");
+  else
+    g_assert_cmpuint(hello_verify_requests, ==, 2);
+
+  g_object_unref(server);
+  g_object_unref(client);
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(later);
+  g_object_unref(first);
+  g_object_unref(b);
+  g_object_unref(a);
+  g_object_unref(server_base);
+}
+
 void test_cookies_on()
 {
   check_cookie_exchange(true);
@@ -668,6 +715,7 @@ const TestDef kTests[] = {
     {"handshake/untrusted-server", test_untrusted_server_rejected},
     {"cookies/on", test_cookies_on},
     {"cookies/off", test_cookies_off},
+    {"cookies/bound-to-address", test_cookie_bound_to_address},
 };
 
 }  // namespace
