@@ -134,6 +134,12 @@ std::string receive_ok(GDatagramBased *conn, GCancellable *cancellable)
 }
 
 
+void expect_datagram(GDatagramBased *conn, const std::string &expected, GCancellable *cancellable)
+{
+  std::string got = receive_ok(conn, cancellable);  // kept alive for the comparison
+  g_assert_cmpstr(got.c_str(), ==, expected.c_str());
+}
+
 void handshake_both(GDatagramBased *client, GDatagramBased *server, GCancellable *cancellable,
                     HandshakeResult *out_client, HandshakeResult *out_server)
 {

@@ -54,6 +54,8 @@ bool receive_datagram(GDatagramBased *conn, std::string *out, gint64 timeout,
                       GCancellable *cancellable, GError **error);
 // Receives one datagram, blocking, and asserts it came.
 std::string receive_ok(GDatagramBased *conn, GCancellable *cancellable);
+// Receives one datagram, blocking, and asserts it is `expected`.
+void expect_datagram(GDatagramBased *conn, const std::string &expected, GCancellable *cancellable);
 
 // ----- Handshakes -----
 

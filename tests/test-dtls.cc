@@ -54,7 +54,7 @@ void test_sync_two_threads()
   for (int i = 0; i < 3; i++) {
     std::string ping = "ping " + std::to_string(i);
     send_ok(pair.client, ping, c);
-    g_assert_cmpstr(receive_ok(pair.client, c).c_str(), ==, ("echo:" + ping).c_str());
+    expect_datagram(pair.client, "echo:" + ping, c);
   }
   server_thread.join();
   g_assert_no_error(server_error);
@@ -350,7 +350,7 @@ void test_send_too_large()
 
   // A payload that fits still goes, and is the next thing the server sees.
   send_ok(client, "small", c);
-  g_assert_cmpstr(receive_ok(server, c).c_str(), ==, "small");
+  expect_datagram(server, "small", c);
 
   // The largest payload is a little under the MTU (the record's overhead).
   guint mtu = 0;
@@ -382,7 +382,7 @@ void test_close_keeps_base_socket()
   GCancellable *c = watchdog.cancellable();
   handshake_both_ok(pair.client, pair.server, c);
   send_ok(pair.client, "before close", c);
-  g_assert_cmpstr(receive_ok(pair.server, c).c_str(), ==, "before close");
+  expect_datagram(pair.server, "before close", c);
 
   GError *error = nullptr;
   g_assert_true(g_dtls_connection_close(G_DTLS_CONNECTION(pair.client), c, &error));
@@ -478,7 +478,7 @@ void test_bad_datagrams_dropped()
   GCancellable *c = watchdog.cancellable();
   handshake_both_ok(client, server, c);
   send_ok(client, "first", c);
-  g_assert_cmpstr(receive_ok(server, c).c_str(), ==, "first");
+  expect_datagram(server, "first", c);
 
   GBytes *record = gtg_test::lossy_socket_last_delivered(recorder);
   send_bad_datagrams(udp.client, record, nullptr, c);
@@ -512,9 +512,9 @@ void test_other_address_ignored()
   GCancellable *c = watchdog.cancellable();
   handshake_both_ok(client, server, c);
   send_ok(client, "first", c);
-  g_assert_cmpstr(receive_ok(server, c).c_str(), ==, "first");
+  expect_datagram(server, "first", c);
   send_ok(server, "reply", c);
-  g_assert_cmpstr(receive_ok(client, c).c_str(), ==, "reply");
+  expect_datagram(client, "reply", c);
 
   GBytes *record = gtg_test::lossy_socket_last_delivered(recorder);
   GSocketAddress *server_address = g_socket_get_local_address(server_udp, nullptr);
@@ -627,7 +627,7 @@ void check_cookie_exchange(bool cookies)
   g_bytes_unref(first);
 
   send_ok(client, "after cookies", watchdog.cancellable());
-  g_assert_cmpstr(receive_ok(server, watchdog.cancellable()).c_str(), ==, "after cookies");
+  expect_datagram(server, "after cookies", watchdog.cancellable());
   g_object_unref(server);
   g_object_unref(client);
   g_object_unref(cert);
@@ -682,6 +682,82 @@ void test_cookie_bound_to_address()
   g_object_unref(server_base);
 }
 
+// A flood of ClientHellos without cookies from a stranger, queued on an
+// unconnected server socket before the real client comes: each gets at most
+// a HelloVerifyRequest (smaller than the hello: no amplification, no
+// certificate), the server keeps no state for them, and the real client's
+// handshake and data go through.
+void test_client_hello_flood()
+{
+  // A genuine ClientHello, from a client whose peer never answers.
+  GBytes *hello = nullptr;
+  {
+    UdpPair sink;
+    GtgLossySocket *recorder = gtg_test::lossy_socket_new(sink.client, LossProfile{}, 1);
+    GTlsDatabase *db = ca_database();
+    GDatagramBased *client = new_client(G_DATAGRAM_BASED(recorder), db);
+    g_object_set(client, "handshake-timeout", 1000u, nullptr);
+    Watchdog watchdog(20000);
+    g_assert_false(g_dtls_connection_handshake(G_DTLS_CONNECTION(client), watchdog.cancellable(), nullptr));
+    hello = gtg_test::lossy_socket_first_delivered(recorder);
+    g_object_unref(client);
+    g_object_unref(db);
+    g_object_unref(recorder);
+  }
+  gsize hello_size = g_bytes_get_size(hello);
+  g_assert_cmpuint(hello_size, >, 13);
+
+  GSocket *server_udp = udp_socket();
+  GSocket *stranger = udp_socket();
+  GSocketAddress *server_address = g_socket_get_local_address(server_udp, nullptr);
+  int flooded = 0;
+  for (int i = 0; i < 1000; i++) {
+    gssize n = g_socket_send_to(stranger, server_address, static_cast<const char *>(g_bytes_get_data(hello, nullptr)),
+                                hello_size, nullptr, nullptr);
+    flooded += n > 0;
+  }
+  g_test_message("%d ClientHellos of %zu bytes sent from the stranger", flooded, hello_size);
+
+  GSocket *client_udp = udp_socket();
+  connect_to_port(client_udp, local_port(server_udp));
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GDatagramBased *client = new_client(G_DATAGRAM_BASED(client_udp), db);
+  GDatagramBased *server = new_server(G_DATAGRAM_BASED(server_udp), cert);
+  Watchdog watchdog(30000);
+  GCancellable *c = watchdog.cancellable();
+  handshake_both_ok(client, server, c);
+  send_ok(client, "through the flood", c);
+  expect_datagram(server, "through the flood", c);
+  send_ok(server, "reply", c);
+  expect_datagram(client, "reply", c);
+
+  // What the stranger got back: only small HelloVerifyRequests.
+  int replies = 0;
+  for (int i = 0; i < 10000; i++) {
+    char buf[4096];
+    gssize n = g_socket_receive_with_blocking(stranger, buf, sizeof buf, FALSE, nullptr, nullptr);
+    if (n < 0)
+      break;
+    replies++;
+    g_assert_cmpint(n, <, static_cast<gssize>(hello_size));
+    g_assert_cmpuint(static_cast<guint8>(buf[0]), ==, 22);
+    g_assert_cmpuint(static_cast<guint8>(buf[13]), ==, 3);
+  }
+  g_test_message("%d HelloVerifyRequests to the stranger", replies);
+  g_assert_cmpint(replies, <=, flooded);
+
+  g_object_unref(server);
+  g_object_unref(client);
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(client_udp);
+  g_object_unref(server_address);
+  g_object_unref(stranger);
+  g_object_unref(server_udp);
+  g_bytes_unref(hello);
+}
+
 void test_cookies_on()
 {
   check_cookie_exchange(true);
@@ -716,6 +792,7 @@ const TestDef kTests[] = {
     {"cookies/on", test_cookies_on},
     {"cookies/off", test_cookies_off},
     {"cookies/bound-to-address", test_cookie_bound_to_address},
+    {"cookies/client-hello-flood", test_client_hello_flood},
 };
 
 }  // namespace
