@@ -132,8 +132,8 @@ gssize DatagramTransport::receive(GSocketAddress **out_from)
   for (int dropped = 0; dropped < kMaxDroppedPerCall; dropped++) {
     GInputVector vector{recv_buf_.data(), recv_buf_.size()};
     GSocketAddress *from = nullptr;
-    bool unconnected = socket_ && !g_socket_is_connected(socket_);
-    GInputMessage message{unconnected ? &from : nullptr, &vector, 1, 0, 0, nullptr, nullptr};
+    bool want_address = socket_ && !g_socket_is_connected(socket_);
+    GInputMessage message{want_address ? &from : nullptr, &vector, 1, 0, 0, nullptr, nullptr};
     GError *error = nullptr;
     gint n = g_datagram_based_receive_messages(base_, &message, 1, 0, 0, nullptr, &error);
     if (n < 0) {
@@ -176,8 +176,8 @@ ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_
   GSocketAddress *from = nullptr;
   gssize n = t->receive(t->peer_ || !t->server_ ? nullptr : &from);
   if (from) {
-    // An unconnected server talks to the first peer that reached it.
-    if (!t->peer_ && !(t->socket_ && g_socket_is_connected(t->socket_)))
+    // An unconnected server socket talks to the first peer that reached it.
+    if (!t->peer_ && t->socket_ && !g_socket_is_connected(t->socket_))
       t->peer_ = G_SOCKET_ADDRESS(g_object_ref(from));
     g_object_unref(from);
   }
@@ -212,6 +212,7 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
 {
   auto *t = static_cast<DatagramTransport *>(self);
   const auto *bytes = static_cast<const guint8 *>(buf);
+  t->sent_flight_ = true;
   std::lock_guard lock(t->out_mutex_);
   if (t->queued_.empty()) {
     GError *error = nullptr;
@@ -272,7 +273,10 @@ bool DatagramTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancell
 
 gint64 DatagramTransport::retransmit_timeout_us()
 {
-  if (!handshaking_ || !session_)
+  // Nothing to retransmit before our first flight went out: a server
+  // waiting for its first ClientHello just waits (GnuTLS reports its timer
+  // as 0 then, which would be a busy loop).
+  if (!handshaking_ || !session_ || !sent_flight_)
     return -1;
   return static_cast<gint64>(gnutls_dtls_get_timeout(session_)) * 1000;
 }
@@ -312,7 +316,9 @@ StepResult DatagramTransport::before_server_handshake(GError **)
                                         recv_buf_.data(), static_cast<size_t>(n), &prestate);
     if (ret < 0) {
       // No valid cookie: answer with a HelloVerifyRequest and keep no state.
-      CookieReply reply{base_, connected ? nullptr : client};
+      // Only an unconnected socket needs the address; any other base knows
+      // where its datagrams go.
+      CookieReply reply{base_, socket_ && !connected ? client : nullptr};
       gnutls_dtls_cookie_send(cookie_key(), client_id.data(), client_id.size(), &prestate,
                               &reply, push_cookie_reply);
       if (client)
@@ -322,7 +328,7 @@ StepResult DatagramTransport::before_server_handshake(GError **)
     }
     gnutls_dtls_prestate_set(session_, &prestate);
     stash_.assign(recv_buf_.data(), recv_buf_.data() + n);
-    if (!connected && !peer_ && client)
+    if (socket_ && !connected && !peer_ && client)
       peer_ = G_SOCKET_ADDRESS(g_object_ref(client));
     if (client)
       g_object_unref(client);

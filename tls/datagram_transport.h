@@ -68,6 +68,7 @@ private:
   bool server_;
   bool cookies_ = true;
   bool handshaking_ = false;
+  bool sent_flight_ = false;  // GnuTLS has pushed at least one datagram
   GSocketAddress *peer_ = nullptr;  // (owned, nullable) on an unconnected socket
 
   std::vector<guint8> recv_buf_;

@@ -362,8 +362,33 @@ static void datagram_source_finalize(GSource *source) noexcept
   g_object_unref(reinterpret_cast<DatagramSource *>(source)->owner);
 }
 
+// For g_source_set_closure(): the closure takes (datagram_based, condition)
+// and returns a boolean, as GDatagramBasedSourceFunc does.
+static gboolean datagram_source_closure_callback(GDatagramBased *datagram_based,
+                                                 GIOCondition condition, gpointer data) noexcept
+{
+  GValue params[2] = {G_VALUE_INIT, G_VALUE_INIT};
+  GValue result = G_VALUE_INIT;
+  g_value_init(&result, G_TYPE_BOOLEAN);
+  g_value_init(&params[0], G_TYPE_DATAGRAM_BASED);
+  g_value_set_object(&params[0], datagram_based);
+  g_value_init(&params[1], G_TYPE_IO_CONDITION);
+  g_value_set_flags(&params[1], condition);
+  g_closure_invoke(static_cast<GClosure *>(data), &result, 2, params, nullptr);
+  gboolean again = g_value_get_boolean(&result);
+  g_value_unset(&result);
+  g_value_unset(&params[0]);
+  g_value_unset(&params[1]);
+  return again;
+}
+
 static GSourceFuncs datagram_source_funcs = {
-    nullptr, nullptr, datagram_source_dispatch, datagram_source_finalize, nullptr, nullptr,
+    nullptr,
+    nullptr,
+    datagram_source_dispatch,
+    datagram_source_finalize,
+    reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(datagram_source_closure_callback)),
+    nullptr,
 };
 
 static GSource *create_source(GDatagramBased *datagram_based, GIOCondition condition,
