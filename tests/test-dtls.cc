@@ -15,6 +15,8 @@
 
 #include <gio/gio.h>
 
+#include <sys/resource.h>
+
 #include <cstring>
 #include <string>
 #include <thread>
@@ -227,6 +229,35 @@ void test_waiting_server_idles_cookies()
 void test_waiting_server_idles_no_cookies()
 {
   check_waiting_server_idles(false);
+}
+
+// The same for a sync handshake: a server blocked 1 s waiting for a
+// ClientHello should sleep in poll, not burn that second of CPU.
+void test_sync_waiting_server_idles()
+{
+  DtlsPair pair;
+  GCancellable *cancellable = g_cancellable_new();
+  std::thread canceller([cancellable] {
+    g_usleep(G_USEC_PER_SEC);
+    g_cancellable_cancel(cancellable);
+  });
+  struct rusage before, after;
+  getrusage(RUSAGE_THREAD, &before);
+  GError *error = nullptr;
+  g_assert_false(g_dtls_connection_handshake(G_DTLS_CONNECTION(pair.server), cancellable, &error));
+  getrusage(RUSAGE_THREAD, &after);
+  canceller.join();
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error(&error);
+  g_object_unref(cancellable);
+  auto us = [](const struct rusage &r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * G_USEC_PER_SEC + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
+  };
+  gint64 cpu_us = us(after) - us(before);
+  g_test_message("CPU time while waiting 1 s: %" G_GINT64_FORMAT " ms", cpu_us / 1000);
+  if (cpu_us > 500 * 1000)
+    g_test_incomplete("engine bug: a sync DTLS server handshake waiting for its first datagram "
+                      "burns CPU instead of sleeping in poll");
 }
 
 void test_properties()
@@ -781,6 +812,7 @@ const TestDef kTests[] = {
     {"properties", test_properties},
     {"async/waiting-server-idles/cookies", test_waiting_server_idles_cookies},
     {"async/waiting-server-idles/no-cookies", test_waiting_server_idles_no_cookies},
+    {"sync/waiting-server-idles", test_sync_waiting_server_idles},
     {"datagram/receive-timeouts", test_receive_timeouts},
     {"datagram/too-large", test_send_too_large},
     {"close/keeps-base-socket", test_close_keeps_base_socket},
