@@ -3,6 +3,7 @@
 #include "certificate.h"
 #include "database.h"
 #include "session_cache.h"
+#include "verification_cache.h"
 
 #include <glib/gi18n-lib.h>
 #include <gnutls/crypto.h>
@@ -287,14 +288,19 @@ int ConnectionCore::verify_peer()
   if (database) {
     const char *purpose = role_ == Role::Client ? G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER
                                                 : G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT;
-    GError *verify_error = nullptr;
-    errors = g_tls_database_verify_chain(database.get(), peer, purpose, identity,
-                                         interaction.get(), G_TLS_DATABASE_VERIFY_NONE,
-                                         op_cancellable_, &verify_error);
-    if (verify_error) {
-      g_debug("Connection %u: certificate verification failed: %s", id_, verify_error->message);
-      g_error_free(verify_error);
-      errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
+    std::string memo = verification_cache_key(database.get(), purpose, identity, certs, n);
+    if (!verification_cache_lookup(memo, &errors)) {
+      GError *verify_error = nullptr;
+      errors = g_tls_database_verify_chain(database.get(), peer, purpose, identity,
+                                           interaction.get(), G_TLS_DATABASE_VERIFY_NONE,
+                                           op_cancellable_, &verify_error);
+      if (verify_error) {
+        g_debug("Connection %u: certificate verification failed: %s", id_, verify_error->message);
+        g_error_free(verify_error);
+        errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_GENERIC_ERROR);
+      } else {
+        verification_cache_store(memo, errors);
+      }
     }
   } else {
     errors = GTlsCertificateFlags(G_TLS_CERTIFICATE_UNKNOWN_CA);
