@@ -9,6 +9,7 @@
 #   FUZZ_RUNS     executions per target (default 2000)
 #   FUZZ_SECONDS  time bound per target in seconds (default 15)
 #   FUZZ_TARGETS  which targets (default: all five)
+#   FUZZ_SEED     libFuzzer's seed (default 1, so that CI runs repeat)
 #   BUILD_DIR     build directory (default: build-fuzz)
 # A longer run: FUZZ_RUNS=-1 FUZZ_SECONDS=300 scripts/fuzz-smoke.sh
 set -eu
@@ -18,6 +19,7 @@ build=${BUILD_DIR:-"$top/build-fuzz"}
 runs=${FUZZ_RUNS:-2000}
 seconds=${FUZZ_SECONDS:-15}
 targets=${FUZZ_TARGETS:-"certificate tls-client tls-server dtls verify"}
+seed=${FUZZ_SEED:-1}
 
 "$top/scripts/setup-deps.sh"
 
@@ -48,7 +50,7 @@ for t in $targets; do
   scratch=$(mktemp -d)
   log="$build/fuzz-artifacts/$t.log"
   echo "fuzz-smoke: $t"
-  if "$build/tests/fuzz/fuzz-$t" -runs="$runs" -max_total_time="$seconds" -timeout=20 \
+  if "$build/tests/fuzz/fuzz-$t" -seed="$seed" -runs="$runs" -max_total_time="$seconds" -timeout=20 \
       -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$build/fuzz-artifacts/$t-" \
       "$scratch" "$top/tests/fuzz/corpus/$t" >"$log" 2>&1; then
@@ -60,6 +62,27 @@ for t in $targets; do
     tail -n 60 "$log"
   fi
   rm -rf "$scratch"
+done
+
+# Every crash found becomes a regression input: each must now run clean,
+# except those tests/fuzz/known-failures lists, which must still fail.
+for input in "$top"/tests/fuzz/regressions/*/*; do
+  [ -f "$input" ] || continue
+  t=$(basename "$(dirname "$input")")
+  name="$t/$(basename "$input")"
+  known=no
+  grep -qx "$name" "$top/tests/fuzz/known-failures" && known=yes
+  if "$build/tests/fuzz/fuzz-$t" "$input" >"$build/fuzz-artifacts/regression.log" 2>&1; then
+    passed=$((passed + 1))
+    [ $known = no ] || echo "fuzz-smoke: $name passes now: take it off tests/fuzz/known-failures"
+  elif [ $known = yes ]; then
+    passed=$((passed + 1))
+    echo "fuzz-smoke: $name still fails (known, see tests/fuzz/known-failures)"
+  else
+    failed=$((failed + 1))
+    echo "fuzz-smoke: regression $name FAILED:"
+    tail -n 40 "$build/fuzz-artifacts/regression.log"
+  fi
 done
 
 echo "$passed passed, $failed failed"

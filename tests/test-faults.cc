@@ -334,6 +334,29 @@ void test_client_peer_goes_away()
   g_object_unref(cert);
 }
 
+// The server answers the ClientHello with a fatal alert, one GnuTLS knows
+// (handshake_failure) and one it has no name for (229): a clear error each.
+// The fuzz target found the second (tests/fuzz/regressions/tls-client/
+// unknown-alert-229): under clang's -fsanitize=enum the error mapping reads
+// it as a gnutls_alert_description_t it is not a value of.
+void test_server_sends_alert()
+{
+  for (guint8 description : {guint8(40), guint8(229)}) {
+    RawListener listener;
+    PeerThread peer([&] {
+      int fd = listener.accept_one();
+      g_assert_false(raw_read_record(fd).empty());
+      std::string alert("\x15\x03\x03\x00\x02\x02", 6);
+      alert += char(description);
+      raw_write(fd, alert);
+      (void)raw_read_record(fd);  // until the client goes
+      raw_close(fd, false);
+    });
+    std::string what = "alert " + std::to_string(description);
+    expect_client_fails(listener, what.c_str());
+  }
+}
+
 // A fatal alert in the middle of the handshake: the client rejects the
 // server's certificate (no database trusts it) and says so.
 void test_alert_during_handshake()
@@ -773,6 +796,7 @@ const TestDef kTests[] = {
     {"/faults/handshake/server-goes-away", test_server_peer_goes_away},
     {"/faults/handshake/client-goes-away", test_client_peer_goes_away},
     {"/faults/handshake/alert", test_alert_during_handshake},
+    {"/faults/handshake/server-alert", test_server_sends_alert},
     {"/faults/record/truncated", test_record_truncated},
     {"/faults/record/oversized", test_record_oversized},
     {"/faults/record/forged", test_record_garbage},
