@@ -156,7 +156,7 @@ static bool send_one(State &s, const GOutputMessage &m, GError **error)
   // Draw every decision each time so a profile change does not shift later ones.
   double drop = g_rand_double(s.rand), dup = g_rand_double(s.rand);
   double reorder = g_rand_double(s.rand), delay = g_rand_double(s.rand);
-  if (drop < p.drop) {
+  if (drop < p.drop || (p.drop_if && p.drop_if(data.data(), data.size()))) {
     s.stats.dropped++;
     return true;
   }
@@ -169,7 +169,7 @@ static bool send_one(State &s, const GOutputMessage &m, GError **error)
     h.until_next = until_next;
     s.held.push_back(std::move(h));
   };
-  if (reorder < p.reorder) {
+  if (reorder < p.reorder || (p.reorder_if && p.reorder_if(data.data(), data.size()))) {
     s.stats.reordered++;
     hold(now + kReorderMaxUs, true);
   } else if (delay < p.delay) {

@@ -33,6 +33,10 @@ struct LossProfile {
   double reorder = 0;  // held until the next datagram has left (or 50 ms)
   double delay = 0;    // held for delay_ms
   unsigned delay_ms = 20;
+  // Datagrams for which this returns true are always dropped (nullable).
+  bool (*drop_if)(const guint8 *data, gsize size) = nullptr;
+  // Datagrams for which this returns true always leave after the next one (nullable).
+  bool (*reorder_if)(const guint8 *data, gsize size) = nullptr;
 };
 
 // What the socket did so far.
