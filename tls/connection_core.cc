@@ -452,6 +452,24 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
 
 // ----- Errors -----
 
+// The number of the last alert received. Kept as a number: a peer may send
+// one that is not a value of gnutls_alert_description_t (e.g. 229), and such
+// a value must never sit in a variable of that enum type.
+static unsigned received_alert(gnutls_session_t session)
+{
+  return static_cast<unsigned>(gnutls_alert_get(session));
+}
+
+// GnuTLS's name for alert `number`, or the number when it has none.
+static std::string alert_name(unsigned number)
+{
+  // gnutls_alert_description_t's values fit in 7 bits; only those may be
+  // converted to it.
+  const char *name = number < 128 ? gnutls_alert_get_name(static_cast<gnutls_alert_description_t>(number))
+                                  : nullptr;
+  return name ? std::string(name) : "#" + std::to_string(number);
+}
+
 void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **error)
 {
   GError *io_error = transport_ ? transport_->take_io_error() : nullptr;
@@ -530,19 +548,19 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     break;
   case GNUTLS_E_FATAL_ALERT_RECEIVED: {
     peer_gone = true;
-    gnutls_alert_description_t alert = gnutls_alert_get(session_.get());
-    const char *name = gnutls_alert_get_name(alert);
+    unsigned alert = received_alert(session_.get());
+    std::string name = alert_name(alert);
     if (alert == GNUTLS_A_CERTIFICATE_REQUIRED)
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
-                  _("The peer requires a certificate (alert: %s)"), name ? name : "?");
+                  _("The peer requires a certificate (alert: %s)"), name.c_str());
     else if (during_handshake && !rehandshaking_)
       // As glib-networking reports it (its tests check it): a peer that
       // aborts the first handshake with an alert did not complete TLS with us.
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS,
-                  _("The peer aborted the TLS handshake (alert: %s)"), name ? name : "?");
+                  _("The peer aborted the TLS handshake (alert: %s)"), name.c_str());
     else
       g_set_error(error, G_TLS_ERROR, during_handshake ? G_TLS_ERROR_HANDSHAKE : G_TLS_ERROR_MISC,
-                  _("The peer sent a fatal TLS alert: %s"), name ? name : "?");
+                  _("The peer sent a fatal TLS alert: %s"), name.c_str());
     break;
   }
   default:
@@ -556,8 +574,8 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     break;
   }
   if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED || ret == GNUTLS_E_WARNING_ALERT_RECEIVED) {
-    const char *name = gnutls_alert_get_name(gnutls_alert_get(session_.get()));
-    g_debug("Connection %u: received alert %s", id_, name ? name : "?");
+    g_debug("Connection %u: received alert %s", id_,
+            alert_name(received_alert(session_.get())).c_str());
   }
   if (!peer_gone && session_ && gnutls_error_is_fatal(ret)) {
     // The peer gets the fatal alert GnuTLS chooses, as a plain GnuTLS server sends.
@@ -608,7 +626,7 @@ StepResult ConnectionCore::handshake_step(GError **error)
       continue;
     }
     if (ret == GNUTLS_E_WARNING_ALERT_RECEIVED &&
-        gnutls_alert_get(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
+        received_alert(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
       continue;
     set_gnutls_error(ret, true, error);
     return StepResult::Failed;
