@@ -207,10 +207,13 @@ bool ConnectionCore::prepare_session(GError **error)
       gnutls_server_name_set(session, GNUTLS_NAME_DNS, host.data(), host.size());
     std::string key = resumption_key();
     GnutlsBuffer data;
-    if (!copied_session_.empty())
+    if (!copied_session_.empty()) {
       gnutls_session_set_data(session, copied_session_.data(), copied_session_.size());
-    else if (!key.empty() && session_cache_take(key, data))
+      g_debug("Connection %u: offering a session copied from another connection", id_);
+    } else if (!key.empty() && session_cache_take(key, data)) {
       gnutls_session_set_data(session, data.datum.data, data.datum.size);
+      g_debug("Connection %u: offering a cached session for %s", id_, server_key().c_str());
+    }
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
                                        GNUTLS_HOOK_POST, handshake_hook_cb);
   } else {
@@ -267,8 +270,10 @@ void ConnectionCore::store_resumption_data()
   if (key.empty())
     return;
   GnutlsBuffer data;
-  if (gnutls_session_get_data2(session_.get(), data.out()) == GNUTLS_E_SUCCESS)
+  if (gnutls_session_get_data2(session_.get(), data.out()) == GNUTLS_E_SUCCESS) {
     session_cache_store(key, data.datum);
+    g_debug("Connection %u: cached a session for %s", id_, server_key().c_str());
+  }
 }
 
 int ConnectionCore::verify_peer()
@@ -1125,6 +1130,8 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
       }
       ssize_t n = gnutls_record_recv(session_.get(), buffer, size);
       if (n >= 0) {
+        if (n == 0 && size > 0)
+          g_debug("Connection %u: received close_notify", id_);
         result = n;
         return StepResult::Done;
       }
@@ -1257,6 +1264,19 @@ GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
 
 // ----- Close -----
 
+StepResult ConnectionCore::close_notify_step(GError **error)
+{
+  int ret = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
+  if (ret == GNUTLS_E_AGAIN)
+    return StepResult::Again;
+  if (ret < 0) {
+    set_gnutls_error(ret, false, error);
+    return StepResult::Failed;
+  }
+  g_debug("Connection %u: sent close_notify", id_);
+  return StepResult::Done;
+}
+
 bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, GError **error)
 {
   bool send_bye = false;
@@ -1280,16 +1300,7 @@ bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, 
   if (!send_bye)
     return true;
   transport_->set_input_mode(true, cancellable);
-  Step step = [this](GError **e) -> StepResult {
-    int ret = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
-    if (ret == GNUTLS_E_AGAIN)
-      return StepResult::Again;
-    if (ret < 0) {
-      set_gnutls_error(ret, false, e);
-      return StepResult::Failed;
-    }
-    return StepResult::Done;
-  };
+  Step step = [this](GError **e) { return close_notify_step(e); };
   return drive_sync(*transport_, step, -1, cancellable, error);
 }
 
@@ -1306,17 +1317,8 @@ void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
     read_closed_ = read_closed_ || read;
     write_closed_ = write_closed_ || write;
   }
-  Step step = [this, send_bye](GError **e) -> StepResult {
-    if (!send_bye)
-      return StepResult::Done;
-    int ret = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
-    if (ret == GNUTLS_E_AGAIN)
-      return StepResult::Again;
-    if (ret < 0) {
-      set_gnutls_error(ret, false, e);
-      return StepResult::Failed;
-    }
-    return StepResult::Done;
+  Step step = [this, send_bye](GError **e) {
+    return send_bye ? close_notify_step(e) : StepResult::Done;
   };
   drive_async(*transport_, std::move(step), io_priority, cancellable, std::move(done));
 }

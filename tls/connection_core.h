@@ -157,6 +157,9 @@ private:
   // sending the fatal alert GnuTLS chooses where the peer is still there.
   void set_gnutls_error(int ret, bool during_handshake, GError **error);
 
+  // One gnutls_bye(GNUTLS_SHUT_WR) call: sends close_notify.
+  StepResult close_notify_step(GError **error);
+
   // Gate: claim the right to run `side` (running an implicit handshake first
   // when needed). False with an error (G_IO_ERROR_WOULD_BLOCK when
   // nonblocking and it must wait; *out_wait then says for what).

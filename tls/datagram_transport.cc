@@ -278,7 +278,12 @@ gint64 DatagramTransport::retransmit_timeout_us()
   // as 0 then, which would be a busy loop).
   if (!handshaking_ || !session_ || !sent_flight_)
     return -1;
-  return static_cast<gint64>(gnutls_dtls_get_timeout(session_)) * 1000;
+  // GnuTLS can report 0 ("expired") again right after it was called to
+  // retransmit (seen with a reordered last flight): a floor keeps such a
+  // state from becoming a busy loop until the handshake times out.
+  constexpr gint64 kFloorUs = 20 * 1000;
+  gint64 remaining = static_cast<gint64>(gnutls_dtls_get_timeout(session_)) * 1000;
+  return std::max(remaining, kFloorUs);
 }
 
 GSource *DatagramTransport::create_source(Wait what, GCancellable *cancellable)
