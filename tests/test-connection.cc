@@ -611,7 +611,8 @@ void test_resumption_pair()
     handshake_both_ok(pair);
     // Let the client take in any TLS 1.3 ticket before the next round.
     write_all(G_IO_STREAM(pair.server), "x", 1);
-    g_assert_cmpstr(read_exactly(G_IO_STREAM(pair.client), 1).c_str(), ==, "x");
+    std::string byte = read_exactly(G_IO_STREAM(pair.client), 1);
+    g_assert_cmpstr(byte.c_str(), ==, "x");
     assert_negotiated(pair.client);
     g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pair.client), ==, 0);
     GTlsCertificate *peer = g_tls_connection_get_peer_certificate(pair.client);
@@ -734,7 +735,8 @@ void test_channel_binding_server_end_point()
     handshake_both_ok(pair);
     // Let the client take in a TLS 1.3 ticket for the next round.
     write_all(G_IO_STREAM(pair.server), "x", 1);
-    g_assert_cmpstr(read_exactly(G_IO_STREAM(pair.client), 1).c_str(), ==, "x");
+    std::string byte = read_exactly(G_IO_STREAM(pair.client), 1);
+    g_assert_cmpstr(byte.c_str(), ==, "x");
 
     GError *error = nullptr;
     GByteArray *c = binding(pair.client, G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT, &error);
