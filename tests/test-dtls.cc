@@ -747,7 +747,10 @@ void check_cookie_exchange(bool cookies)
 // receive_messages, as an application's demultiplexer does. The server's
 // base here poses the client as 127.0.0.2 for the first datagram and as
 // 127.0.0.3 afterwards: the cookie sent to .2 must not let .3 in, so the
-// server must ask again (two HelloVerifyRequests), then complete.
+// server answers the ClientHello that carries it with another
+// HelloVerifyRequest, never a ServerHello. (A GnuTLS client does not accept
+// a second HelloVerifyRequest, so this handshake cannot complete; what
+// matters is that the server never takes the cookie from the other address.)
 void test_cookie_bound_to_address()
 {
   UdpPair udp;
@@ -761,23 +764,28 @@ void test_cookie_bound_to_address()
   GTlsCertificate *cert = server_certificate();
   GDatagramBased *client = new_client(G_DATAGRAM_BASED(udp.client), db);
   GDatagramBased *server = new_server(G_DATAGRAM_BASED(server_base), cert);
-  Watchdog watchdog(20000);
-  handshake_both_ok(client, server, watchdog.cancellable());
+  HandshakeResult c, s;
+  {
+    Watchdog watchdog(3000);
+    handshake_both(client, server, watchdog.cancellable(), &c, &s);
+  }
+  g_assert_false(s.ok);
 
   guint hello_verify_requests = 0;
-  for (const std::vector<guint8> &head : gtg_test::lossy_socket_delivered_heads(server_base))
+  guint server_hellos = 0;
+  for (const std::vector<guint8> &head : gtg_test::lossy_socket_delivered_heads(server_base)) {
     if (head.size() > 13 && head[0] == 22 && head[13] == 3)
       hello_verify_requests++;
-  g_test_message("%u HelloVerifyRequest(s)", hello_verify_requests);
-  if (hello_verify_requests == 1)
-    g_test_incomplete("engine bug: on a base that is not a GSocket the server never asks "
-                      "receive_messages for the sender (tls/datagram_transport.cc, "
-                      "DatagramTransport::receive), so before_server_handshake binds cookies to "
-                      "an empty client identity: a cookie sent to one address is accepted "
-                      "from any other");
-  else
-    g_assert_cmpuint(hello_verify_requests, ==, 2);
+    if (head.size() > 13 && head[0] == 22 && head[13] == 2)
+      server_hellos++;
+  }
+  g_test_message("%u HelloVerifyRequest(s), %u ServerHello(s)", hello_verify_requests,
+                 server_hellos);
+  g_assert_cmpuint(hello_verify_requests, >=, 2);
+  g_assert_cmpuint(server_hellos, ==, 0);
 
+  g_clear_error(&c.error);
+  g_clear_error(&s.error);
   g_object_unref(server);
   g_object_unref(client);
   g_object_unref(cert);

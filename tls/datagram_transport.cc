@@ -132,7 +132,10 @@ gssize DatagramTransport::receive(GSocketAddress **out_from)
   for (int dropped = 0; dropped < kMaxDroppedPerCall; dropped++) {
     GInputVector vector{recv_buf_.data(), recv_buf_.size()};
     GSocketAddress *from = nullptr;
-    bool want_address = socket_ && !g_socket_is_connected(socket_);
+    // The sender's address: from an unconnected socket, and from any base
+    // that is not a socket (an application's demultiplexer reports it, and
+    // a server's cookies must be bound to it).
+    bool want_address = !socket_ || !g_socket_is_connected(socket_);
     GInputMessage message{want_address ? &from : nullptr, &vector, 1, 0, 0, nullptr, nullptr};
     GError *error = nullptr;
     gint n = g_datagram_based_receive_messages(base_, &message, 1, 0, 0, nullptr, &error);
