@@ -382,7 +382,9 @@ void on_handshake_done(GObject *source, GAsyncResult *result, gpointer data) noe
     return;
   }
   GDtlsConnection *conn = G_DTLS_CONNECTION(peer->dtls);
-  std::printf("%s: handshake done (%s)\n", peer->key.c_str(), g_dtls_connection_get_ciphersuite_name(conn));
+  char *suite = g_dtls_connection_get_ciphersuite_name(conn);  // (transfer full)
+  std::printf("%s: handshake done (%s)\n", peer->key.c_str(), suite);
+  g_free(suite);
   // From now on, echo whatever the peer sends.
   peer->echo_source = g_datagram_based_create_source(peer->dtls, G_IO_IN, nullptr);
   g_source_set_callback(peer->echo_source, G_SOURCE_FUNC(on_peer_readable), peer, nullptr);

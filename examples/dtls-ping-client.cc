@@ -108,10 +108,12 @@ void on_handshake_done(GObject *source, GAsyncResult *result, gpointer data) noe
     finish(client, true);
     return;
   }
+  char *suite = g_dtls_connection_get_ciphersuite_name(conn);  // (transfer full)
   std::printf("handshake done: %s, %s\n",
               g_dtls_connection_get_protocol_version(conn) == G_TLS_PROTOCOL_VERSION_DTLS_1_2
                   ? "DTLS 1.2" : "DTLS (other version)",
-              g_dtls_connection_get_ciphersuite_name(conn));
+              suite);
+  g_free(suite);
   client->readable = g_datagram_based_create_source(client->dtls, G_IO_IN, nullptr);
   g_source_set_callback(client->readable, G_SOURCE_FUNC(on_readable), client, nullptr);
   g_source_attach(client->readable, nullptr);

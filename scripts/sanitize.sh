@@ -55,7 +55,7 @@ for step in $steps; do
       ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0:print_summary=1:suppressions=$supp/asan.supp" \
       LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
       UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp" \
-      BUILD_DIR="$top/build-asan" \
+      BUILD_DIR="$top/build-asan" GTG_SANITIZED=1 \
       MESON_ARGS="-Db_sanitize=address,undefined -Db_lundef=false" \
       "$top/scripts/test.sh" --timeout-multiplier 3 --no-suite peer --no-suite coexist
     # coexist runs glib-networking's module beside ours; LeakSanitizer's
