@@ -873,20 +873,7 @@ void ConnectionCore::handshake_async(int io_priority, GCancellable *cancellable,
   GTask *task = g_task_new(owner_, cancellable, callback, user_data);
   g_task_set_source_tag(task, source_tag);
   g_task_set_priority(task, io_priority);
-  GError *error = nullptr;
-  // An async handshake that finds another handshake running waits for it
-  // without blocking: it retries when the gate changes.
-  if (!claim_handshake(false, &error)) {
-    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-      g_error_free(error);
-      retry_async_handshake_later(task);
-      return;
-    }
-    g_task_return_error(task, error);
-    g_object_unref(task);
-    return;
-  }
-  handshake_async_start(task);
+  handshake_async_continue(task);
 }
 
 // Waits (without blocking) until the running handshake ends, then claims
@@ -912,6 +899,9 @@ void ConnectionCore::retry_async_handshake_later(GTask *task)
   g_source_unref(wait);
 }
 
+// Claims the handshake role for `task` and starts it; an async handshake
+// that finds another handshake running waits for it without blocking and
+// tries again when the gate changes.
 void ConnectionCore::handshake_async_continue(GTask *task)
 {
   if (g_task_return_error_if_cancelled(task)) {
