@@ -1163,19 +1163,8 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
   Wait wait = Wait::Writable;
   if (!begin_io(Side::Write, blocking, cancellable, &wait, error))
     return -1;
-  if (!blocking && transport_->has_pending_output()) {
-    // Earlier output still waits: flush it before taking more.
-    GError *local = nullptr;
-    FlushResult f = transport_->flush(&local);
-    if (f != FlushResult::Flushed) {
-      end_io(Side::Write);
-      if (f == FlushResult::Failed)
-        g_propagate_error(error, local);
-      else
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
-      return -1;
-    }
-  }
+  // Output still buffered from an earlier write is flushed by the driver
+  // before this record is taken (WOULD_BLOCK if it cannot go yet).
   gssize result = -1;
   Step step = [&](GError **e) -> StepResult {
     for (;;) {
