@@ -764,6 +764,75 @@ void test_iterate_from_callback()
   g_assert_cmpmem(state.buf, 6, "onetwo", 6);
 }
 
+// Async reads from main contexts that come and go: each read waits on the
+// context that is thread-default when it starts, also after the context an
+// earlier read waited on is gone.
+void test_successive_contexts()
+{
+  Established e;
+  GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(e.pair.client));
+  for (int i = 0; i < 3; i++) {
+    GMainContext *context = g_main_context_new();
+    g_main_context_push_thread_default(context);
+    struct Read {
+      char buf[4];
+      gssize n = -2;
+    } read;
+    g_input_stream_read_async(
+        in, read.buf, sizeof read.buf, G_PRIORITY_DEFAULT, nullptr,
+        [](GObject *source, GAsyncResult *result, gpointer data) {
+          static_cast<Read *>(data)->n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, nullptr);
+        },
+        &read);
+    // The read must be waiting on the socket before the data is sent.
+    for (int spins = 0; spins < 10; spins++)
+      g_main_context_iteration(context, FALSE);
+    g_assert_cmpint(read.n, ==, -2);
+    write_all(G_IO_STREAM(e.pair.server), "abcd", 4);
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (read.n == -2 && g_get_monotonic_time() < deadline)
+      g_main_context_iteration(context, FALSE);
+    g_assert_cmpint(read.n, ==, 4);
+    g_assert_cmpmem(read.buf, 4, "abcd", 4);
+    g_main_context_pop_thread_default(context);
+    g_main_context_unref(context);
+  }
+}
+
+// An idle connection whose peer hangs up after an async read: the next async
+// read ends (with the end of the stream) instead of waiting forever.
+void test_hangup_while_idle()
+{
+  Established e;
+  GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(e.pair.client));
+  AsyncResult first;
+  char buf[4];
+  write_all(G_IO_STREAM(e.pair.server), "x", 1);
+  g_input_stream_read_async(
+      in, buf, 1, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject *source, GAsyncResult *result, gpointer data) {
+        auto *r = static_cast<AsyncResult *>(data);
+        g_assert_cmpint(g_input_stream_read_finish(G_INPUT_STREAM(source), result, &r->error), ==, 1);
+        r->done = true;
+      },
+      &first);
+  g_assert_true(iterate_until([&] { return first.done; }, 5000));
+  e.end_raw(true);
+  // Let the main context see the hang-up while no operation waits.
+  for (int spins = 0; spins < 20; spins++)
+    g_main_context_iteration(nullptr, FALSE);
+  AsyncResult second;
+  g_input_stream_read_async(
+      in, buf, sizeof buf, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject *source, GAsyncResult *result, gpointer data) {
+        auto *r = static_cast<AsyncResult *>(data);
+        g_assert_cmpint(g_input_stream_read_finish(G_INPUT_STREAM(source), result, &r->error), <=, 0);
+        r->done = true;
+      },
+      &second);
+  g_assert_true(iterate_until([&] { return second.done; }, 5000));
+}
+
 // ---------------------------------------------------------------------------
 // Verification that must terminate
 
@@ -823,6 +892,8 @@ const TestDef kTests[] = {
     {"/faults/cancel/async-stages", test_cancel_async_stages},
     {"/faults/lifetime/unref-while-pending", test_unref_while_pending},
     {"/faults/lifetime/iterate-from-callback", test_iterate_from_callback},
+    {"/faults/lifetime/successive-contexts", test_successive_contexts},
+    {"/faults/lifetime/hangup-while-idle", test_hangup_while_idle},
     {"/faults/verify/terminates", test_verify_terminates},
 };
 

@@ -271,6 +271,7 @@ bool DatagramTransport::base_ready(Wait what)
 bool DatagramTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error)
 {
   GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+  wakeup_.hold(cancellable);
   return g_datagram_based_condition_wait(base_, cond, timeout_us, cancellable, error);
 }
 
@@ -287,6 +288,13 @@ gint64 DatagramTransport::retransmit_timeout_us()
   constexpr gint64 kFloorUs = 20 * 1000;
   gint64 remaining = static_cast<gint64>(gnutls_dtls_get_timeout(session_)) * 1000;
   return std::max(remaining, kFloorUs);
+}
+
+int DatagramTransport::poll_fd()
+{
+  if (!socket_ || g_socket_get_timeout(socket_) != 0)
+    return -1;
+  return g_socket_get_fd(socket_);
 }
 
 GSource *DatagramTransport::create_source(Wait what, GCancellable *cancellable)

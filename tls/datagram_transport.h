@@ -14,6 +14,7 @@
 // Threads: as StreamTransport (input has one user; output is locked).
 #pragma once
 
+#include "cancellable_wakeup.h"
 #include "transport.h"
 
 #include <deque>
@@ -41,6 +42,7 @@ public:
   void set_input_mode(bool, GCancellable *) override {}
   gint64 retransmit_timeout_us() override;
   StepResult before_server_handshake(GError **error) override;
+  int poll_fd() override;
 
   // Whether a handshake runs (input waits are then bounded by its timer).
   void set_handshaking(bool running) override { handshaking_ = running; }
@@ -79,6 +81,8 @@ private:
 
   std::mutex error_mutex_;
   GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_
+
+  CancellableWakeup wakeup_;
 };
 
 }  // namespace gtg

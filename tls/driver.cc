@@ -45,6 +45,18 @@ GSource *plain_source_wrapping(GSource *child)
   return source;
 }
 
+FdWaiter *Transport::waiter(Wait what)
+{
+  int fd = poll_fd();
+  if (fd < 0)
+    return nullptr;
+  std::lock_guard lock(waiters_mutex_);
+  std::unique_ptr<FdWaiter> &w = waiters_[what == Wait::Readable ? 0 : 1];
+  if (!w)
+    w = std::make_unique<FdWaiter>(fd, what == Wait::Readable ? G_IO_IN : G_IO_OUT);
+  return w.get();
+}
+
 namespace {
 
 // Where a loop iteration left the operation.
@@ -126,6 +138,11 @@ void AsyncRun::resume()
     return;
   }
   case Progress::MustWait: {
+    gint64 retransmit_us = wait == Wait::Readable ? transport.retransmit_timeout_us() : -1;
+    gint64 ready_time = retransmit_us >= 0 ? g_get_monotonic_time() + retransmit_us : -1;
+    FdWaiter *waiter = transport.waiter(wait);
+    if (waiter && waiter->arm(context, io_priority, cancellable.get(), ready_time, on_ready, this))
+      return;
     GSource *source = transport.create_source(wait, cancellable.get());
     g_source_set_priority(source, io_priority);
     g_source_set_callback(source, on_ready, this, nullptr);

@@ -8,7 +8,8 @@
 namespace gtg {
 
 StreamTransport::StreamTransport(GIOStream *base)
-    : in_(g_io_stream_get_input_stream(base)),
+    : base_(base),
+      in_(g_io_stream_get_input_stream(base)),
       out_(g_io_stream_get_output_stream(base)),
       pollable_in_(G_IS_POLLABLE_INPUT_STREAM(in_) &&
                    g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in_))),
@@ -259,6 +260,7 @@ bool StreamTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellab
 {
   if (socket_) {
     GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+    wakeup_.hold(cancellable);
     return g_socket_condition_timed_wait(socket_, cond, timeout_us, cancellable, error);
   }
   if (!pollable()) {
@@ -298,6 +300,16 @@ bool StreamTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellab
     return false;
   }
   return true;
+}
+
+int StreamTransport::poll_fd()
+{
+  // A wrapper connection's streams are not the socket's: they may hold
+  // buffered input the socket does not show.
+  if (!socket_ || !pollable() || G_IS_TCP_WRAPPER_CONNECTION(base_) ||
+      g_socket_get_timeout(socket_) != 0)
+    return -1;
+  return g_socket_get_fd(socket_);
 }
 
 GSource *StreamTransport::create_source(Wait what, GCancellable *cancellable)

@@ -18,6 +18,7 @@
 // while a writer flushes.
 #pragma once
 
+#include "cancellable_wakeup.h"
 #include "transport.h"
 
 #include <memory>
@@ -42,6 +43,7 @@ public:
   bool has_io_error() override;
   bool saw_eof() override { return eof_; }
   void set_input_mode(bool blocking, GCancellable *cancellable) override;
+  int poll_fd() override;
 
   // True when both base streams can be polled (async operations need it).
   bool pollable() const { return pollable_in_ && pollable_out_; }
@@ -62,6 +64,7 @@ private:
   void set_io_error(GError *error);
 
   gnutls_session_t session_ = nullptr;
+  GIOStream *base_;     // (unowned)
   GInputStream *in_;    // (unowned) base input
   GOutputStream *out_;  // (unowned) base output
   GSocket *socket_ = nullptr;  // (unowned, nullable) when the base is a socket connection
@@ -80,6 +83,8 @@ private:
 
   std::mutex error_mutex_;
   GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_
+
+  CancellableWakeup wakeup_;
 };
 
 }  // namespace gtg

@@ -8,9 +8,13 @@
 // one user at a time (the operation gate guarantees it).
 #pragma once
 
+#include "fd_waiter.h"
 #include "owners.h"
 
 #include <gio/gio.h>
+
+#include <memory>
+#include <mutex>
 
 namespace gtg {
 
@@ -75,6 +79,19 @@ public:
   // The cancellable and blocking mode that pull uses for the operation that
   // is about to call into GnuTLS on the input side.
   virtual void set_input_mode(bool blocking, GCancellable *cancellable) = 0;
+
+  // The descriptor asynchronous waits may poll directly (see FdWaiter), or
+  // -1 when they must go through create_source(): the base is not a plain
+  // socket, or the socket has a timeout its own sources enforce.
+  virtual int poll_fd() { return -1; }
+
+  // The persistent waiter for `what`, made on first use; null without a
+  // poll_fd().
+  FdWaiter *waiter(Wait what);
+
+private:
+  std::mutex waiters_mutex_;
+  std::unique_ptr<FdWaiter> waiters_[2];  // guarded by waiters_mutex_
 };
 
 // A source with a plain GSourceFunc callback that dispatches only when its
