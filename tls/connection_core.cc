@@ -663,13 +663,14 @@ void ConnectionCore::finish_handshake()
   protocol_version_ = protocol_version_of(gnutls_protocol_get_version(s));
   const char *suite = gnutls_ciphersuite_get(s);
   ciphersuite_ = suite ? suite : "";
+  session_resumed_ = gnutls_session_is_resumed(s);
   if (role_ == Role::Client && protocol_version_ != G_TLS_PROTOCOL_VERSION_TLS_1_3)
     store_resumption_data();
   g_debug("Connection %u: %s handshake done in %" G_GINT64_FORMAT " us (%s, %s%s)", id_,
           role_ == Role::Client ? "client" : "server",
           g_get_monotonic_time() - handshake_started_us_,
           gnutls_protocol_get_name(gnutls_protocol_get_version(s)), ciphersuite_.c_str(),
-          gnutls_session_is_resumed(s) ? ", resumed" : "");
+          session_resumed_ ? ", resumed" : "");
 }
 
 void ConnectionCore::notify_peer_certificate()
@@ -680,7 +681,7 @@ void ConnectionCore::notify_peer_certificate()
   g_object_thaw_notify(owner_);
 }
 
-void ConnectionCore::notify_handshake_results()
+void ConnectionCore::notify_handshake_results(bool resumed_changed)
 {
   g_object_freeze_notify(owner_);
   g_object_notify(owner_, "peer-certificate");
@@ -688,6 +689,8 @@ void ConnectionCore::notify_handshake_results()
   g_object_notify(owner_, "negotiated-protocol");
   g_object_notify(owner_, "protocol-version");
   g_object_notify(owner_, "ciphersuite-name");
+  if (resumed_changed)
+    g_object_notify(owner_, "session-resumed");
   g_object_thaw_notify(owner_);
 }
 
@@ -814,11 +817,15 @@ bool ConnectionCore::run_handshake(Mode mode, GCancellable *cancellable, Wait *o
 // Completes a handshake run: records results, wakes waiters, notifies.
 void ConnectionCore::conclude_handshake(bool ok, GError *error)
 {
-  if (ok)
+  bool was_resumed = session_resumed_;
+  if (ok) {
     finish_handshake();
-  else
+  } else {
+    session_resumed_ = false;  // a failed handshake resumed nothing
     g_debug("Connection %u: handshake failed after %" G_GINT64_FORMAT " us: %s", id_,
             g_get_monotonic_time() - handshake_started_us_, error ? error->message : "?");
+  }
+  bool resumed_changed = session_resumed_ != was_resumed;
   rehandshaking_ = false;
   if (transport_)
     transport_->set_handshaking(false);
@@ -828,10 +835,14 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
     peer_errors_ = pending_errors_;
   }
   release_handshake(ok ? HandshakeState::Done : HandshakeState::Failed, error);
-  if (ok)
-    notify_handshake_results();
-  else if (peer_changed)
-    notify_peer_certificate();
+  if (ok) {
+    notify_handshake_results(resumed_changed);
+  } else {
+    if (peer_changed)
+      notify_peer_certificate();
+    if (resumed_changed)
+      g_object_notify(owner_, "session-resumed");
+  }
 }
 
 bool ConnectionCore::begin_handshake(bool blocking, GError **error)

@@ -26,6 +26,7 @@ enum {
   PROP_CIPHERSUITE_NAME,
   PROP_MTU,
   PROP_HANDSHAKE_TIMEOUT,
+  PROP_SESSION_RESUMED,
   N_PROPS,
 };
 
@@ -469,6 +470,8 @@ static void gtg_dtls_connection_class_init(GtgDtlsConnectionClass *klass)
   props[PROP_HANDSHAKE_TIMEOUT] = g_param_spec_uint(
       "handshake-timeout", nullptr, nullptr, 1000, 600000, 60000,
       static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  props[PROP_SESSION_RESUMED] = gtg::session_resumed_param_spec();
   g_object_class_install_property(object_class, PROP_MTU, props[PROP_MTU]);
   g_object_class_install_property(object_class, PROP_HANDSHAKE_TIMEOUT, props[PROP_HANDSHAKE_TIMEOUT]);
+  g_object_class_install_property(object_class, PROP_SESSION_RESUMED, props[PROP_SESSION_RESUMED]);
 }
