@@ -214,8 +214,9 @@ bool ConnectionCore::prepare_session(GError **error)
       gnutls_session_set_data(session, data.datum.data, data.datum.size);
       g_debug("Connection %u: offering a cached session for %s", id_, server_key().c_str());
     }
-    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
-                                       GNUTLS_HOOK_POST, handshake_hook_cb);
+    if (!datagram_)
+      gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                         GNUTLS_HOOK_POST, handshake_hook_cb);
   } else {
     session_database_ = database.copy();
     gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE,
@@ -225,6 +226,11 @@ bool ConnectionCore::prepare_session(GError **error)
     if (authentication_mode == G_TLS_AUTHENTICATION_NONE)
       gnutls_session_ticket_enable_server(session, session_ticket_key());
   }
+  // DTLS: every message we queue tells the transport that a new flight
+  // follows (retransmission counting); the client also stores tickets.
+  if (datagram_)
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+                                       handshake_hook_cb);
   apply_authentication_mode();
   return true;
 }
@@ -257,10 +263,14 @@ int ConnectionCore::retrieve_cb(gnutls_session_t session, const gnutls_datum_t *
   return self->retrieve_certificate(req_ca_dn, n_req, pcert, pcert_length, privkey);
 }
 
-int ConnectionCore::handshake_hook_cb(gnutls_session_t session, unsigned, unsigned, unsigned,
-                                      const gnutls_datum_t *) noexcept
+int ConnectionCore::handshake_hook_cb(gnutls_session_t session, unsigned htype, unsigned,
+                                      unsigned incoming, const gnutls_datum_t *) noexcept
 {
-  static_cast<ConnectionCore *>(gnutls_session_get_ptr(session))->store_resumption_data();
+  auto *self = static_cast<ConnectionCore *>(gnutls_session_get_ptr(session));
+  if (!incoming && self->transport_)
+    self->transport_->handshake_message_queued();
+  if (self->role_ == Role::Client && htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+    self->store_resumption_data();
   return 0;
 }
 
@@ -633,6 +643,12 @@ StepResult ConnectionCore::handshake_step(GError **error)
     if (ret == GNUTLS_E_WARNING_ALERT_RECEIVED &&
         received_alert(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
       continue;
+    if (ret == GNUTLS_E_TIMEDOUT && datagram_) {
+      g_debug("Connection %u: DTLS handshake timed out after %" G_GINT64_FORMAT
+              " ms (handshake-timeout %u ms, %u retransmissions)",
+              id_, (g_get_monotonic_time() - handshake_started_us_) / 1000,
+              dtls_handshake_timeout_ms, transport_->retransmissions());
+    }
     set_gnutls_error(ret, true, error);
     return StepResult::Failed;
   }

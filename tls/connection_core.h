@@ -48,6 +48,8 @@ public:
   // (GObject instance init cannot see the final class).
   void set_role(Role role) { role_ = role; }
   Role role() const { return role_; }
+  // The process-unique number that names this connection in debug logs.
+  unsigned id() const { return id_; }
 
   // The transport must be set before any operation (from base-io-stream or base-socket).
   void set_transport(std::unique_ptr<Transport> transport);
