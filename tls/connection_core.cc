@@ -644,10 +644,11 @@ StepResult ConnectionCore::handshake_step(GError **error)
         received_alert(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
       continue;
     if (ret == GNUTLS_E_TIMEDOUT && datagram_) {
+      unsigned retransmissions = transport_->retransmissions();
       g_debug("Connection %u: DTLS handshake timed out after %" G_GINT64_FORMAT
-              " ms (handshake-timeout %u ms, %u retransmissions)",
+              " ms (handshake-timeout %u ms, %u retransmission%s)",
               id_, (g_get_monotonic_time() - handshake_started_us_) / 1000,
-              dtls_handshake_timeout_ms, transport_->retransmissions());
+              dtls_handshake_timeout_ms, retransmissions, retransmissions == 1 ? "" : "s");
     }
     set_gnutls_error(ret, true, error);
     return StepResult::Failed;
