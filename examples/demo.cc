@@ -9,7 +9,14 @@
 //      system trust store and against a GTlsFileDatabase holding the test CA,
 //   4. runs a TLS exchange and a DTLS exchange over loopback, the server on a
 //      thread of its own and the client on the main thread, and reports the
-//      protocol version, cipher suite, ALPN and the verification result.
+//      protocol version, cipher suite, ALPN and the verification result;
+//   5. connects over TLS a second time to the same server identity and says
+//      whether the session was resumed, and says how many times the DTLS
+//      handshake retransmitted a flight.
+// Step 5 reads properties GIO does not define (`session-resumed`,
+// `retransmissions`, gio-tls-gnutls's own): they are looked up with
+// g_object_class_find_property, and a backend without them is reported as
+// such ("not reported by this backend").
 // A step the backend says it does not support (G_IO_ERROR_NOT_SUPPORTED) is
 // reported as such, and fails the demo only with --require-all; any other
 // failure prints what failed and exits 1.
@@ -114,6 +121,43 @@ const char *describe_protocol(GTlsProtocolVersion version)
   case G_TLS_PROTOCOL_VERSION_UNKNOWN: break;
   }
   return "unknown";
+}
+
+// --- Properties some backends add ------------------------------------------
+
+// Whether `object` has a readable property `name` of type `type`: the
+// properties below are gio-tls-gnutls's own, not GIO's.
+bool has_property(gpointer object, const char *name, GType type)
+{
+  GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(object), name);
+  return pspec && (pspec->flags & G_PARAM_READABLE) && G_PARAM_SPEC_VALUE_TYPE(pspec) == type;
+}
+
+constexpr const char *kNotReported = "not reported by this backend";
+
+// "session resumed: yes/no", from the `session-resumed` property.
+std::string describe_resumption(gpointer conn)
+{
+  if (!has_property(conn, "session-resumed", G_TYPE_BOOLEAN))
+    return std::string("session resumed: ") + kNotReported;
+  gboolean resumed = FALSE;
+  g_object_get(conn, "session-resumed", &resumed, nullptr);
+  return std::string("session resumed: ") + (resumed ? "yes" : "no");
+}
+
+// "DTLS retransmissions: N (client C, server S)", from the `retransmissions`
+// property of both ends.
+std::string describe_retransmissions(gpointer client, gpointer server)
+{
+  if (!has_property(client, "retransmissions", G_TYPE_UINT) ||
+      !has_property(server, "retransmissions", G_TYPE_UINT))
+    return std::string("DTLS retransmissions: ") + kNotReported;
+  guint by_client = 0;
+  guint by_server = 0;
+  g_object_get(client, "retransmissions", &by_client, nullptr);
+  g_object_get(server, "retransmissions", &by_server, nullptr);
+  return "DTLS retransmissions: " + std::to_string(by_client + by_server) + " (client " +
+         std::to_string(by_client) + ", server " + std::to_string(by_server) + ")";
 }
 
 // --- Backend and certificates ----------------------------------------------
@@ -280,20 +324,19 @@ void tls_server(GTlsConnection *conn, GCancellable *cancellable, ServerResult *r
     g_cancellable_cancel(cancellable);  // unblocks the client
 }
 
-Outcome run_tls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_database)
+// One TLS connection to the listener at `bound`: the client handshakes naming
+// kServerIdentity, sends a message, reads the echo (which also takes in any
+// TLS 1.3 session ticket the server sent, so that the next connection can
+// resume). On kPassed, *out_conn is the client connection, still open, and
+// *out_echoed says whether the echo matched.
+Outcome run_tls_connection(GSocketListener *listener, GSocketAddress *bound,
+                           GTlsCertificate *server_cert, GTlsDatabase *ca_database,
+                           GIOStream **out_conn, bool *out_echoed)
 {
-  heading("TLS exchange over loopback");
   g_autoptr(GError) error = nullptr;
   g_autoptr(GCancellable) cancellable = g_cancellable_new();
 
-  // Plain TCP first: listen on an ephemeral loopback port and connect to it.
-  g_autoptr(GSocketListener) listener = g_socket_listener_new();
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new(loopback, 0);
-  g_autoptr(GSocketAddress) bound = nullptr;
-  if (!g_socket_listener_add_address(listener, any_port, G_SOCKET_TYPE_STREAM,
-                                     G_SOCKET_PROTOCOL_TCP, nullptr, &bound, &error))
-    return report_error("listening on loopback", error);
+  // Plain TCP first: connect to the listener and accept.
   g_autoptr(GSocketClient) client = g_socket_client_new();
   g_autoptr(GSocketConnection) client_tcp =
       g_socket_client_connect(client, G_SOCKET_CONNECTABLE(bound), cancellable, &error);
@@ -340,15 +383,48 @@ Outcome run_tls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_database
   if (Outcome failed; first_failure(step, error, server_result, &failed))
     return failed;
 
-  GTlsConnection *tls = G_TLS_CONNECTION(conn);
+  *out_echoed = std::memcmp(message, echo, sizeof message) == 0;
+  *out_conn = static_cast<GIOStream *>(g_steal_pointer(&conn));
+  return Outcome::kPassed;
+}
+
+Outcome run_tls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_database)
+{
+  heading("TLS exchange over loopback");
+  g_autoptr(GError) error = nullptr;
+
+  // Listen on an ephemeral loopback port.
+  g_autoptr(GSocketListener) listener = g_socket_listener_new();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new(loopback, 0);
+  g_autoptr(GSocketAddress) bound = nullptr;
+  if (!g_socket_listener_add_address(listener, any_port, G_SOCKET_TYPE_STREAM,
+                                     G_SOCKET_PROTOCOL_TCP, nullptr, &bound, &error))
+    return report_error("listening on loopback", error);
+
+  g_autoptr(GIOStream) first = nullptr;
+  bool echoed = false;
+  if (Outcome o = run_tls_connection(listener, bound, server_cert, ca_database, &first, &echoed);
+      o != Outcome::kPassed)
+    return o;
+  GTlsConnection *tls = G_TLS_CONNECTION(first);
   report_session(g_tls_connection_get_protocol_version(tls),
                  g_tls_connection_get_ciphersuite_name(tls),
                  g_tls_connection_get_negotiated_protocol(tls),
                  g_tls_connection_get_peer_certificate(tls),
                  g_tls_connection_get_peer_certificate_errors(tls));
-  const bool echoed = std::memcmp(message, echo, sizeof message) == 0;
   field("echo:", echoed ? "the server sent our message back" : "the echo differs");
-  g_io_stream_close(conn, nullptr, nullptr);
+  g_io_stream_close(first, nullptr, nullptr);
+  if (!echoed)
+    return Outcome::kFailed;
+
+  // The same server identity again: the backend may resume the session.
+  g_autoptr(GIOStream) second = nullptr;
+  if (Outcome o = run_tls_connection(listener, bound, server_cert, ca_database, &second, &echoed);
+      o != Outcome::kPassed)
+    return o;
+  field("second connection:", echoed ? describe_resumption(second) : "the echo differs");
+  g_io_stream_close(second, nullptr, nullptr);
   return echoed ? Outcome::kPassed : Outcome::kFailed;
 }
 
@@ -469,6 +545,7 @@ Outcome run_dtls_exchange(GTlsCertificate *server_cert, GTlsDatabase *ca_databas
                  g_dtls_connection_get_peer_certificate_errors(dtls));
   const bool echoed = std::memcmp(message, echo, sizeof message) == 0;
   field("echo:", echoed ? "the server sent our datagram back" : "the echo differs");
+  field("handshake:", describe_retransmissions(conn, server));
   g_dtls_connection_close(dtls, nullptr, nullptr);
   return echoed ? Outcome::kPassed : Outcome::kFailed;
 }

@@ -599,16 +599,35 @@ void test_resumption_server()
   g_object_unref(cert);
 }
 
+void count_notify(GObject *, GParamSpec *, gpointer data)
+{
+  ++*static_cast<int *>(data);
+}
+
 // Both ends ours: repeated connections to one identity keep working (the
 // resumed path verifies and reports the peer certificate as the full one did).
+// Our `session-resumed` is FALSE after the first handshake and TRUE after the
+// resumed ones, on both ends, and notified when it changes (FALSE to TRUE).
 void test_resumption_pair()
 {
   Listener listener;
   GTlsDatabase *db = ca_database();
   GTlsCertificate *cert = server_certificate();
   for (int i = 0; i < 3; i++) {
+    int client_notified = 0;  // outlive the pair, whose handlers count into them
+    int server_notified = 0;
     Pair pair(listener, db, cert);
+    g_signal_connect(pair.client, "notify::session-resumed", G_CALLBACK(count_notify), &client_notified);
+    g_signal_connect(pair.server, "notify::session-resumed", G_CALLBACK(count_notify), &server_notified);
     handshake_both_ok(pair);
+    gboolean client_resumed = i == 0;
+    gboolean server_resumed = i == 0;
+    g_object_get(pair.client, "session-resumed", &client_resumed, nullptr);
+    g_object_get(pair.server, "session-resumed", &server_resumed, nullptr);
+    g_assert_cmpint(client_resumed, ==, i > 0);
+    g_assert_cmpint(server_resumed, ==, i > 0);
+    g_assert_cmpint(client_notified, ==, i > 0 ? 1 : 0);
+    g_assert_cmpint(server_notified, ==, i > 0 ? 1 : 0);
     // Let the client take in any TLS 1.3 ticket before the next round.
     write_all(G_IO_STREAM(pair.server), "x", 1);
     std::string byte = read_exactly(G_IO_STREAM(pair.client), 1);

@@ -4,6 +4,9 @@
 // `handshake-timeout` raised to 60 s, and application messages, each resent
 // by the test until acknowledged, must arrive intact. Sync with the server
 // in a thread of its own, and async with both ends on one main context.
+// Then the `retransmissions` property and the debug lines of the
+// retransmission timer: a lost first flight is retransmitted and counted,
+// and a handshake nobody answers times out with a line saying so.
 //
 // The seeds are printed; GTG_DTLS_SEED=N replays a run with seed N (the
 // server's is N + 1). Every wait is bounded.
@@ -14,9 +17,12 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -142,6 +148,12 @@ void run_lossy(double loss, guint32 default_seed)
                  "server sent %u (%u dropped, %u duplicated, %u reordered, %u delayed); %.1f s",
                  cs.sent, cs.dropped, cs.duplicated, cs.reordered, cs.delayed, ss.sent, ss.dropped,
                  ss.duplicated, ss.reordered, ss.delayed, (g_get_monotonic_time() - start) / 1e6);
+  guint client_retransmissions = 0;
+  guint server_retransmissions = 0;
+  g_object_get(client, "retransmissions", &client_retransmissions, nullptr);
+  g_object_get(server, "retransmissions", &server_retransmissions, nullptr);
+  g_test_message("retransmitted flights: client %u, server %u", client_retransmissions,
+                 server_retransmissions);
   g_assert_no_error(error);
   g_assert_no_error(server_error);
   g_assert_true(handshake_ok);
@@ -339,6 +351,164 @@ void test_lossy_30()
 }
 
 // ---------------------------------------------------------------------------
+// 5. Retransmissions: the property and the debug lines
+
+// The messages of the module's log domain, captured while a LogCapture
+// lives. A log writer sees debug messages whether or not G_MESSAGES_DEBUG
+// lets GLib print them; connections log from more than one thread.
+std::mutex log_mutex;
+std::vector<std::string> *log_lines = nullptr;  // guarded by log_mutex
+
+GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                gpointer data)
+{
+  const char *domain = nullptr;
+  const char *message = nullptr;
+  for (gsize i = 0; i < n_fields; i++) {
+    if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+      domain = static_cast<const char *>(fields[i].value);
+    else if (strcmp(fields[i].key, "MESSAGE") == 0)
+      message = static_cast<const char *>(fields[i].value);
+  }
+  if (domain && message && strcmp(domain, "GioTlsGnutls") == 0) {
+    std::lock_guard lock(log_mutex);
+    if (log_lines)
+      log_lines->push_back(message);
+  }
+  return g_log_writer_default(level, fields, n_fields, data);
+}
+
+class LogCapture {
+public:
+  LogCapture()
+  {
+    std::lock_guard lock(log_mutex);
+    log_lines = &lines_;
+  }
+  ~LogCapture()
+  {
+    std::lock_guard lock(log_mutex);
+    log_lines = nullptr;
+  }
+  LogCapture(const LogCapture &) = delete;
+  LogCapture &operator=(const LogCapture &) = delete;
+
+  // The captured lines that contain `text`.
+  std::vector<std::string> matching(const char *text)
+  {
+    std::lock_guard lock(log_mutex);
+    std::vector<std::string> found;
+    for (const std::string &line : lines_)
+      if (line.find(text) != std::string::npos)
+        found.push_back(line);
+    return found;
+  }
+
+private:
+  std::vector<std::string> lines_;  // guarded by log_mutex
+};
+
+constexpr const char *kRetransmittedLine = "retransmitted a handshake flight";
+
+// Asserts that every retransmission line names its connection and the new
+// timer, and returns how many there are.
+guint count_retransmission_lines(LogCapture &log)
+{
+  std::vector<std::string> lines = log.matching(kRetransmittedLine);
+  for (const std::string &line : lines) {
+    g_test_message("%s", line.c_str());
+    g_assert_true(g_str_has_prefix(line.c_str(), "Connection "));
+    g_assert_nonnull(strstr(line.c_str(), "next retransmission in "));
+  }
+  return static_cast<guint>(lines.size());
+}
+
+guint retransmissions_of(GDatagramBased *conn)
+{
+  guint n = G_MAXUINT;
+  g_object_get(conn, "retransmissions", &n, nullptr);
+  return n;
+}
+
+// The first ClientHello (handshake record, epoch 0, type 1) that goes out is
+// lost: the client's first flight.
+std::atomic<bool> client_hello_dropped{false};
+
+bool drop_first_client_hello(const guint8 *data, gsize size)
+{
+  bool client_hello = size > 13 && data[0] == 22 && data[3] == 0 && data[4] == 0 && data[13] == 1;
+  return client_hello && !client_hello_dropped.exchange(true);
+}
+
+// The client's first flight is lost: its retransmission timer expires and it
+// sends the ClientHello again. That is counted (once, however many
+// datagrams), and logged; the server, whose flights all arrive, retransmits
+// nothing. The cookie exchange is logged on the server side.
+void test_retransmission_of_lost_first_flight()
+{
+  LogCapture log;
+  client_hello_dropped = false;
+  UdpPair udp;
+  LossProfile lose_first_hello;
+  lose_first_hello.drop_if = drop_first_client_hello;
+  GtgLossySocket *client_base = gtg_test::lossy_socket_new(udp.client, lose_first_hello, 1);
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GDatagramBased *client = new_client(G_DATAGRAM_BASED(client_base), db);
+  GDatagramBased *server = new_server(G_DATAGRAM_BASED(udp.server), cert);
+  g_assert_cmpuint(retransmissions_of(client), ==, 0);
+  {
+    Watchdog watchdog(30000);
+    handshake_both_ok(client, server, watchdog.cancellable());
+  }
+  gtg_test::LossStats stats = gtg_test::lossy_socket_stats(client_base);
+  guint by_client = retransmissions_of(client);
+  guint by_server = retransmissions_of(server);
+  g_test_message("client sent %u datagrams (%u dropped); retransmitted flights: client %u, server %u",
+                 stats.sent, stats.dropped, by_client, by_server);
+  g_assert_cmpuint(stats.dropped, ==, 1);
+  g_assert_cmpuint(by_client, >=, 1);
+  g_assert_cmpuint(count_retransmission_lines(log), ==, by_client + by_server);
+  g_assert_cmpuint(log.matching("sent a HelloVerifyRequest").size(), >=, 1);
+  g_assert_cmpuint(log.matching("accepted a ClientHello with a valid cookie").size(), ==, 1);
+
+  g_object_unref(server);
+  g_object_unref(client);
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(client_base);
+}
+
+// Nobody answers: every flight is lost. The client retransmits on its timer
+// (after 1 s, then 2 s more) until `handshake-timeout` (2.5 s) ends the
+// handshake, and says so in the log.
+void test_retransmissions_until_timeout()
+{
+  LogCapture log;
+  UdpPair udp;  // nobody reads udp.server
+  GTlsDatabase *db = ca_database();
+  GDatagramBased *client = new_client(G_DATAGRAM_BASED(udp.client), db);
+  g_object_set(client, "handshake-timeout", 2500u, nullptr);
+  GError *error = nullptr;
+  {
+    Watchdog watchdog(30000);
+    g_assert_false(g_dtls_connection_handshake(G_DTLS_CONNECTION(client), watchdog.cancellable(), &error));
+  }
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error(&error);
+  guint retransmissions = retransmissions_of(client);
+  g_test_message("retransmitted flights: %u", retransmissions);
+  g_assert_cmpuint(retransmissions, >=, 1);
+  g_assert_cmpuint(count_retransmission_lines(log), ==, retransmissions);
+  std::vector<std::string> timed_out = log.matching("DTLS handshake timed out after");
+  g_assert_cmpuint(timed_out.size(), ==, 1);
+  g_test_message("%s", timed_out[0].c_str());
+  g_assert_nonnull(strstr(timed_out[0].c_str(), "handshake-timeout 2500 ms"));
+  g_object_unref(client);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
 
 struct TestDef {
   const char *name;
@@ -350,6 +520,8 @@ const TestDef kTests[] = {
     {"lossy/20", test_lossy_20},
     {"lossy/30", test_lossy_30},
     {"lossy/async-20", test_lossy_async_20},
+    {"retransmissions/lost-first-flight", test_retransmission_of_lost_first_flight},
+    {"retransmissions/until-timeout", test_retransmissions_until_timeout},
 };
 
 }  // namespace
@@ -357,6 +529,7 @@ const TestDef kTests[] = {
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, nullptr);
+  g_log_set_writer_func(capture_writer, nullptr, nullptr);
   const char *name = g_getenv("GTG_BACKEND_NAME");
   g_assert_nonnull(name);
   std::string expected = std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);

@@ -1,9 +1,10 @@
 // Tests of GDtlsConnection through the public GIO API, over loopback UDP:
 // handshakes sync in two threads and async on one main context, datagrams
-// both ways, the properties after a handshake, GDatagramBased timeout
-// semantics, the one-record limit, close with the base socket left open,
-// datagrams that are no valid records (garbage, truncated, replayed, forged,
-// from another address), sources taking closures, a silent peer, an
+// both ways, the properties after a handshake (ours too: no retransmission
+// on a clean handshake, `session-resumed` on a resumed one), GDatagramBased
+// timeout semantics, the one-record limit, close with the base socket left
+// open, datagrams that are no valid records (garbage, truncated, replayed,
+// forged, from another address), sources taking closures, a silent peer, an
 // untrusted server, and the server cookie exchange on and off.
 // test-dtls-lossy.cc runs handshakes and data over a lossy network;
 // test-dtls-interop.cc runs against gnutls and openssl programs.
@@ -368,6 +369,10 @@ void test_properties()
     guint mtu = 0;
     g_object_get(conn, "mtu", &mtu, nullptr);
     g_assert_cmpuint(mtu, >=, 256);
+    // Loopback loses nothing: every flight went once.
+    guint retransmissions = G_MAXUINT;
+    g_object_get(conn, "retransmissions", &retransmissions, nullptr);
+    g_assert_cmpuint(retransmissions, ==, 0);
   }
   char *client_suite = g_dtls_connection_get_ciphersuite_name(client);
   char *server_suite = g_dtls_connection_get_ciphersuite_name(server);
@@ -386,6 +391,51 @@ void test_properties()
   g_object_get(client, "base-socket", &base, nullptr);
   g_assert_true(base == G_DATAGRAM_BASED(pair.udp.client));
   g_object_unref(base);
+}
+
+void count_notify(GObject *, GParamSpec *, gpointer data)
+{
+  static_cast<std::atomic<int> *>(data)->fetch_add(1);
+}
+
+// Two connections to one server identity: the second resumes the session
+// the first got (DTLS 1.2 session ticket). `session-resumed` says so on both
+// ends and is notified when it changes, on the server from its own thread.
+void test_session_resumed()
+{
+  // An identity of its own: clients cache sessions per process and identity.
+  GSocketConnectable *identity = g_network_address_new("localhost", 5684);
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  for (int round = 0; round < 2; round++) {
+    UdpPair udp;
+    GError *error = nullptr;
+    GDatagramBased *client = g_dtls_client_connection_new(G_DATAGRAM_BASED(udp.client), identity, &error);
+    g_assert_no_error(error);
+    g_dtls_connection_set_database(G_DTLS_CONNECTION(client), db);
+    GDatagramBased *server = new_server(G_DATAGRAM_BASED(udp.server), cert);
+    std::atomic<int> client_notified{0};
+    std::atomic<int> server_notified{0};
+    g_signal_connect(client, "notify::session-resumed", G_CALLBACK(count_notify), &client_notified);
+    g_signal_connect(server, "notify::session-resumed", G_CALLBACK(count_notify), &server_notified);
+    Watchdog watchdog(20000);
+    handshake_both_ok(client, server, watchdog.cancellable());
+    gboolean client_resumed = !round;
+    gboolean server_resumed = !round;
+    g_object_get(client, "session-resumed", &client_resumed, nullptr);
+    g_object_get(server, "session-resumed", &server_resumed, nullptr);
+    g_test_message("round %d: resumed %d (client), %d (server)", round, client_resumed, server_resumed);
+    g_assert_cmpint(client_resumed, ==, round == 1);
+    g_assert_cmpint(server_resumed, ==, round == 1);
+    // FALSE to FALSE is no change; FALSE to TRUE is one.
+    g_assert_cmpint(client_notified.load(), ==, round);
+    g_assert_cmpint(server_notified.load(), ==, round);
+    g_object_unref(server);
+    g_object_unref(client);
+  }
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(identity);
 }
 
 // ---------------------------------------------------------------------------
@@ -899,6 +949,7 @@ const TestDef kTests[] = {
     {"sync/two-threads", test_sync_two_threads},
     {"async/one-thread", test_async_one_thread},
     {"properties", test_properties},
+    {"session-resumed", test_session_resumed},
     {"async/waiting-server-idles/cookies", test_waiting_server_idles_cookies},
     {"async/waiting-server-idles/no-cookies", test_waiting_server_idles_no_cookies},
     {"sync/waiting-server-idles", test_sync_waiting_server_idles},

@@ -214,8 +214,9 @@ bool ConnectionCore::prepare_session(GError **error)
       gnutls_session_set_data(session, data.datum.data, data.datum.size);
       g_debug("Connection %u: offering a cached session for %s", id_, server_key().c_str());
     }
-    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
-                                       GNUTLS_HOOK_POST, handshake_hook_cb);
+    if (!datagram_)
+      gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                         GNUTLS_HOOK_POST, handshake_hook_cb);
   } else {
     session_database_ = database.copy();
     gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE,
@@ -225,6 +226,11 @@ bool ConnectionCore::prepare_session(GError **error)
     if (authentication_mode == G_TLS_AUTHENTICATION_NONE)
       gnutls_session_ticket_enable_server(session, session_ticket_key());
   }
+  // DTLS: every message we queue tells the transport that a new flight
+  // follows (retransmission counting); the client also stores tickets.
+  if (datagram_)
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+                                       handshake_hook_cb);
   apply_authentication_mode();
   return true;
 }
@@ -257,10 +263,14 @@ int ConnectionCore::retrieve_cb(gnutls_session_t session, const gnutls_datum_t *
   return self->retrieve_certificate(req_ca_dn, n_req, pcert, pcert_length, privkey);
 }
 
-int ConnectionCore::handshake_hook_cb(gnutls_session_t session, unsigned, unsigned, unsigned,
-                                      const gnutls_datum_t *) noexcept
+int ConnectionCore::handshake_hook_cb(gnutls_session_t session, unsigned htype, unsigned,
+                                      unsigned incoming, const gnutls_datum_t *) noexcept
 {
-  static_cast<ConnectionCore *>(gnutls_session_get_ptr(session))->store_resumption_data();
+  auto *self = static_cast<ConnectionCore *>(gnutls_session_get_ptr(session));
+  if (!incoming && self->transport_)
+    self->transport_->handshake_message_queued();
+  if (self->role_ == Role::Client && htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+    self->store_resumption_data();
   return 0;
 }
 
@@ -633,6 +643,13 @@ StepResult ConnectionCore::handshake_step(GError **error)
     if (ret == GNUTLS_E_WARNING_ALERT_RECEIVED &&
         received_alert(session_.get()) != GNUTLS_A_NO_RENEGOTIATION)
       continue;
+    if (ret == GNUTLS_E_TIMEDOUT && datagram_) {
+      unsigned retransmissions = transport_->retransmissions();
+      g_debug("Connection %u: DTLS handshake timed out after %" G_GINT64_FORMAT
+              " ms (handshake-timeout %u ms, %u retransmission%s)",
+              id_, (g_get_monotonic_time() - handshake_started_us_) / 1000,
+              dtls_handshake_timeout_ms, retransmissions, retransmissions == 1 ? "" : "s");
+    }
     set_gnutls_error(ret, true, error);
     return StepResult::Failed;
   }
@@ -663,13 +680,14 @@ void ConnectionCore::finish_handshake()
   protocol_version_ = protocol_version_of(gnutls_protocol_get_version(s));
   const char *suite = gnutls_ciphersuite_get(s);
   ciphersuite_ = suite ? suite : "";
+  session_resumed_ = gnutls_session_is_resumed(s);
   if (role_ == Role::Client && protocol_version_ != G_TLS_PROTOCOL_VERSION_TLS_1_3)
     store_resumption_data();
   g_debug("Connection %u: %s handshake done in %" G_GINT64_FORMAT " us (%s, %s%s)", id_,
           role_ == Role::Client ? "client" : "server",
           g_get_monotonic_time() - handshake_started_us_,
           gnutls_protocol_get_name(gnutls_protocol_get_version(s)), ciphersuite_.c_str(),
-          gnutls_session_is_resumed(s) ? ", resumed" : "");
+          session_resumed_ ? ", resumed" : "");
 }
 
 void ConnectionCore::notify_peer_certificate()
@@ -680,7 +698,7 @@ void ConnectionCore::notify_peer_certificate()
   g_object_thaw_notify(owner_);
 }
 
-void ConnectionCore::notify_handshake_results()
+void ConnectionCore::notify_handshake_results(bool resumed_changed)
 {
   g_object_freeze_notify(owner_);
   g_object_notify(owner_, "peer-certificate");
@@ -688,6 +706,8 @@ void ConnectionCore::notify_handshake_results()
   g_object_notify(owner_, "negotiated-protocol");
   g_object_notify(owner_, "protocol-version");
   g_object_notify(owner_, "ciphersuite-name");
+  if (resumed_changed)
+    g_object_notify(owner_, "session-resumed");
   g_object_thaw_notify(owner_);
 }
 
@@ -814,11 +834,15 @@ bool ConnectionCore::run_handshake(Mode mode, GCancellable *cancellable, Wait *o
 // Completes a handshake run: records results, wakes waiters, notifies.
 void ConnectionCore::conclude_handshake(bool ok, GError *error)
 {
-  if (ok)
+  bool was_resumed = session_resumed_;
+  if (ok) {
     finish_handshake();
-  else
+  } else {
+    session_resumed_ = false;  // a failed handshake resumed nothing
     g_debug("Connection %u: handshake failed after %" G_GINT64_FORMAT " us: %s", id_,
             g_get_monotonic_time() - handshake_started_us_, error ? error->message : "?");
+  }
+  bool resumed_changed = session_resumed_ != was_resumed;
   rehandshaking_ = false;
   if (transport_)
     transport_->set_handshaking(false);
@@ -828,10 +852,14 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
     peer_errors_ = pending_errors_;
   }
   release_handshake(ok ? HandshakeState::Done : HandshakeState::Failed, error);
-  if (ok)
-    notify_handshake_results();
-  else if (peer_changed)
-    notify_peer_certificate();
+  if (ok) {
+    notify_handshake_results(resumed_changed);
+  } else {
+    if (peer_changed)
+      notify_peer_certificate();
+    if (resumed_changed)
+      g_object_notify(owner_, "session-resumed");
+  }
 }
 
 bool ConnectionCore::begin_handshake(bool blocking, GError **error)

@@ -48,6 +48,8 @@ public:
   // (GObject instance init cannot see the final class).
   void set_role(Role role) { role_ = role; }
   Role role() const { return role_; }
+  // The process-unique number that names this connection in debug logs.
+  unsigned id() const { return id_; }
 
   // The transport must be set before any operation (from base-io-stream or base-socket).
   void set_transport(std::unique_ptr<Transport> transport);
@@ -80,6 +82,9 @@ public:
   const char *negotiated_protocol() const { return negotiated_protocol_.empty() ? nullptr : negotiated_protocol_.c_str(); }
   GTlsProtocolVersion protocol_version() const { return protocol_version_; }
   const char *ciphersuite_name() const { return ciphersuite_.empty() ? nullptr : ciphersuite_.c_str(); }
+  // Whether the last handshake resumed a session (our `session-resumed`
+  // property, notified when a handshake changes it).
+  bool session_resumed() const { return session_resumed_; }
   // accepted-cas (client): a list of GByteArray DNs; (transfer full).
   GList *accepted_cas() const;
   bool get_channel_binding_data(GTlsChannelBindingType type, GByteArray *data, GError **error);
@@ -144,7 +149,7 @@ private:
   bool start_rehandshake(GError **error);
   StepResult rehandshake_step(GError **error);
   void finish_handshake();
-  void notify_handshake_results();
+  void notify_handshake_results(bool resumed_changed);
   void notify_peer_certificate();
   // Claims the handshake role (begin) and runs it in `mode`.
   bool begin_handshake(bool blocking, GError **error);
@@ -220,6 +225,7 @@ private:
   std::string negotiated_protocol_;
   GTlsProtocolVersion protocol_version_ = G_TLS_PROTOCOL_VERSION_UNKNOWN;
   std::string ciphersuite_;
+  bool session_resumed_ = false;
   std::vector<std::vector<guint8>> accepted_cas_;
   bool certificate_requested_ = false;
   gint64 handshake_started_us_ = 0;

@@ -45,6 +45,8 @@ bool get_shared_property(ConnectionCore &core, GParamSpec *pspec, GValue *value)
     g_value_set_enum(value, core.protocol_version());
   } else if (is(pspec, "ciphersuite-name")) {
     g_value_set_string(value, core.ciphersuite_name());
+  } else if (is(pspec, "session-resumed")) {
+    g_value_set_boolean(value, core.session_resumed());
   } else {
     return false;
   }
@@ -74,6 +76,12 @@ bool set_shared_property(ConnectionCore &core, GParamSpec *pspec, const GValue *
     return false;
   }
   return true;
+}
+
+GParamSpec *session_resumed_param_spec()
+{
+  return g_param_spec_boolean("session-resumed", nullptr, nullptr, FALSE,
+                              static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 }  // namespace gtg

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <string>
+#include <utility>
 
 namespace gtg {
 
@@ -47,6 +49,24 @@ struct CookieReply {
   GSocketAddress *to;
 };
 
+// `address` in words for debug logs ("127.0.0.1:4433"); empty when unknown.
+std::string describe_address(GSocketAddress *address)
+{
+  if (!address)
+    return {};
+  char *text = g_socket_connectable_to_string(G_SOCKET_CONNECTABLE(address));
+  std::string words = text ? text : "";
+  g_free(text);
+  return words;
+}
+
+// " from ADDRESS" / " to ADDRESS" for a debug line, or nothing when unknown.
+std::string address_clause(const char *preposition, GSocketAddress *address)
+{
+  std::string words = describe_address(address);
+  return words.empty() ? words : std::string(" ") + preposition + " " + words;
+}
+
 ssize_t push_cookie_reply(gnutls_transport_ptr_t ptr, const void *data, size_t len) noexcept
 {
   auto *reply = static_cast<CookieReply *>(ptr);
@@ -59,8 +79,8 @@ ssize_t push_cookie_reply(gnutls_transport_ptr_t ptr, const void *data, size_t l
 
 }  // namespace
 
-DatagramTransport::DatagramTransport(GDatagramBased *base, bool server)
-    : base_(base), server_(server), recv_buf_(kMaxDatagram)
+DatagramTransport::DatagramTransport(GDatagramBased *base, bool server, unsigned connection_id)
+    : base_(base), server_(server), recv_buf_(kMaxDatagram), connection_id_(connection_id)
 {
   if (G_IS_SOCKET(base))
     socket_ = G_SOCKET(base);
@@ -217,6 +237,7 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
   const auto *bytes = static_cast<const guint8 *>(buf);
   t->sent_flight_ = true;
   std::lock_guard lock(t->out_mutex_);
+  t->note_push(bytes, len);
   if (t->queued_.empty()) {
     GError *error = nullptr;
     if (t->send_now(bytes, len, t->peer_, &error))
@@ -234,6 +255,47 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
   }
   t->queued_.emplace_back(bytes, bytes + len);
   return static_cast<ssize_t>(len);
+}
+
+void DatagramTransport::note_push(const guint8 *data, size_t len)
+{
+  pushed_in_step_ = true;
+  // The record's content type (RFC 6347 §4.1): 20 ChangeCipherSpec, 22
+  // handshake. Alerts and application data are no flight.
+  bool flight_record = len > 0 && (data[0] == 20 || data[0] == 22);
+  if (!flight_record || flight_queued_)
+    return;
+  if (resent_datagrams_ == 0)
+    resending_thread_ = g_thread_self();
+  resent_datagrams_++;
+}
+
+void DatagramTransport::handshake_message_queued()
+{
+  std::lock_guard lock(out_mutex_);
+  flight_queued_ = true;
+}
+
+void DatagramTransport::after_step()
+{
+  unsigned resent = 0;
+  {
+    std::lock_guard lock(out_mutex_);
+    if (pushed_in_step_)
+      flight_queued_ = false;  // the new flight went out in this step
+    pushed_in_step_ = false;
+    // A reader and a writer may run at once: only the step that sent the
+    // flight again concludes it, so a flight is counted once.
+    if (resent_datagrams_ == 0 || resending_thread_ != g_thread_self())
+      return;
+    resent = std::exchange(resent_datagrams_, 0);
+    resending_thread_ = nullptr;
+  }
+  unsigned count = retransmissions_.fetch_add(1, std::memory_order_relaxed) + 1;
+  g_debug("Connection %u: retransmitted a handshake flight (%u datagram%s, retransmission %u); "
+          "next retransmission in %u ms",
+          connection_id_, resent, resent == 1 ? "" : "s", count,
+          session_ ? gnutls_dtls_get_timeout(session_) : 0);
 }
 
 bool DatagramTransport::has_pending_output()
@@ -337,6 +399,8 @@ StepResult DatagramTransport::before_server_handshake(GError **)
       CookieReply reply{base_, socket_ && !connected ? client : nullptr};
       gnutls_dtls_cookie_send(cookie_key(), client_id.data(), client_id.size(), &prestate,
                               &reply, push_cookie_reply);
+      g_debug("Connection %u: sent a HelloVerifyRequest%s (a ClientHello without a valid cookie)",
+              connection_id_, address_clause("to", client).c_str());
       if (client)
         g_object_unref(client);
       g_clear_object(&from);
@@ -344,6 +408,8 @@ StepResult DatagramTransport::before_server_handshake(GError **)
     }
     gnutls_dtls_prestate_set(session_, &prestate);
     stash_.assign(recv_buf_.data(), recv_buf_.data() + n);
+    g_debug("Connection %u: accepted a ClientHello with a valid cookie%s", connection_id_,
+            address_clause("from", client).c_str());
     if (socket_ && !connected && !peer_ && client)
       peer_ = G_SOCKET_ADDRESS(g_object_ref(client));
     if (client)

@@ -11,12 +11,21 @@
 // HelloVerifyRequest and costs no state. On an unconnected socket the
 // transport talks to the address of the first verified (or first) peer and
 // ignores datagrams from others.
+// It counts retransmissions: a step in which GnuTLS pushes handshake or
+// ChangeCipherSpec records while it has queued no new handshake message
+// since its last flight went out is that flight sent again, counted once
+// however many datagrams it takes. GnuTLS (3.7, _dtls_transmit) sends a
+// flight again only once its retransmission timer has expired; the first
+// sending of a flight always follows the queueing of its messages, so it is
+// never counted. Cookie exchanges, retransmissions and their new timer are
+// logged with the connection's number.
 // Threads: as StreamTransport (input has one user; output is locked).
 #pragma once
 
 #include "cancellable_wakeup.h"
 #include "transport.h"
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <vector>
@@ -25,8 +34,9 @@ namespace gtg {
 
 class DatagramTransport final : public Transport {
 public:
-  // `base` must outlive the transport (the connection keeps it).
-  DatagramTransport(GDatagramBased *base, bool server);
+  // `base` must outlive the transport (the connection keeps it);
+  // `connection_id` names the connection in debug logs.
+  DatagramTransport(GDatagramBased *base, bool server, unsigned connection_id);
   ~DatagramTransport() override;
 
   void attach(gnutls_session_t session) override;
@@ -46,6 +56,9 @@ public:
 
   // Whether a handshake runs (input waits are then bounded by its timer).
   void set_handshaking(bool running) override { handshaking_ = running; }
+  void handshake_message_queued() override;
+  void after_step() override;
+  unsigned retransmissions() const override { return retransmissions_.load(std::memory_order_relaxed); }
   // Turns the server cookie exchange on or off (on by default).
   void set_cookies(bool enabled) { cookies_ = enabled; }
   // The MTU for the session: the socket's path MTU minus IP and UDP headers
@@ -63,6 +76,9 @@ private:
   bool send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error);
   void set_io_error(GError *error);
   bool from_peer(GSocketAddress *from);
+  // Accounts for one datagram GnuTLS pushes (retransmission counting).
+  // Called with out_mutex_ held.
+  void note_push(const guint8 *data, size_t len);
 
   gnutls_session_t session_ = nullptr;
   GDatagramBased *base_;        // (unowned)
@@ -78,6 +94,14 @@ private:
 
   std::mutex out_mutex_;
   std::deque<std::vector<guint8>> queued_;  // guarded by out_mutex_
+  // Retransmission accounting, guarded by out_mutex_.
+  bool flight_queued_ = false;          // GnuTLS queued messages not pushed yet
+  bool pushed_in_step_ = false;         // GnuTLS pushed in the current step
+  unsigned resent_datagrams_ = 0;       // of a flight sent again in the current step
+  GThread *resending_thread_ = nullptr;  // (unowned) the thread whose step sends it again
+  std::atomic<unsigned> retransmissions_{0};
+
+  unsigned connection_id_;
 
   std::mutex error_mutex_;
   GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_

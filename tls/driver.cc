@@ -82,7 +82,9 @@ Progress advance(Transport &transport, const Step &step, bool &stepped_to_done,
     }
     if (stepped_to_done)
       return Progress::Complete;
-    switch (step(error)) {
+    StepResult result = step(error);
+    transport.after_step();
+    switch (result) {
     case StepResult::Done:
       stepped_to_done = true;
       continue;

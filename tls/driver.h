@@ -10,6 +10,9 @@
 // - async: a transport GSource attached to the thread-default main context of
 //   the caller, which re-enters the loop from its callback.
 // Steps never do I/O waiting themselves; the driver never calls GnuTLS.
+// After every step the driver tells the transport (Transport::after_step),
+// so that it can account for what GnuTLS sent in that call (the DTLS
+// transport counts retransmitted flights that way).
 #pragma once
 
 #include "transport.h"

@@ -26,6 +26,8 @@ enum {
   PROP_CIPHERSUITE_NAME,
   PROP_MTU,
   PROP_HANDSHAKE_TIMEOUT,
+  PROP_SESSION_RESUMED,
+  PROP_RETRANSMISSIONS,
   N_PROPS,
 };
 
@@ -80,6 +82,9 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
   case PROP_HANDSHAKE_TIMEOUT:
     g_value_set_uint(value, core.dtls_handshake_timeout_ms);
     break;
+  case PROP_RETRANSMISSIONS:
+    g_value_set_uint(value, self->transport ? self->transport->retransmissions() : 0);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -97,7 +102,8 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     if (!base || self->base_socket)
       break;
     self->base_socket = G_DATAGRAM_BASED(g_object_ref(base));
-    auto transport = std::make_unique<gtg::DatagramTransport>(base, core.role() == gtg::Role::Server);
+    auto transport = std::make_unique<gtg::DatagramTransport>(base, core.role() == gtg::Role::Server,
+                                                              core.id());
     self->transport = transport.get();
     core.set_transport(std::move(transport));
     break;
@@ -469,6 +475,12 @@ static void gtg_dtls_connection_class_init(GtgDtlsConnectionClass *klass)
   props[PROP_HANDSHAKE_TIMEOUT] = g_param_spec_uint(
       "handshake-timeout", nullptr, nullptr, 1000, 600000, 60000,
       static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  props[PROP_SESSION_RESUMED] = gtg::session_resumed_param_spec();
+  props[PROP_RETRANSMISSIONS] = g_param_spec_uint(
+      "retransmissions", nullptr, nullptr, 0, G_MAXUINT, 0,
+      static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(object_class, PROP_MTU, props[PROP_MTU]);
   g_object_class_install_property(object_class, PROP_HANDSHAKE_TIMEOUT, props[PROP_HANDSHAKE_TIMEOUT]);
+  g_object_class_install_property(object_class, PROP_SESSION_RESUMED, props[PROP_SESSION_RESUMED]);
+  g_object_class_install_property(object_class, PROP_RETRANSMISSIONS, props[PROP_RETRANSMISSIONS]);
 }

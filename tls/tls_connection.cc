@@ -22,6 +22,7 @@ enum {
   PROP_NEGOTIATED_PROTOCOL,
   PROP_PROTOCOL_VERSION,
   PROP_CIPHERSUITE_NAME,
+  PROP_SESSION_RESUMED,
 };
 
 static void gtg_tls_connection_initable_init(GInitableIface *iface) noexcept;
@@ -286,4 +287,8 @@ static void gtg_tls_connection_class_init(GtgTlsConnectionClass *klass)
   g_object_class_override_property(object_class, PROP_NEGOTIATED_PROTOCOL, "negotiated-protocol");
   g_object_class_override_property(object_class, PROP_PROTOCOL_VERSION, "protocol-version");
   g_object_class_override_property(object_class, PROP_CIPHERSUITE_NAME, "ciphersuite-name");
+
+  // Ours, documented in docs/user-guide.md.
+  g_object_class_install_property(object_class, PROP_SESSION_RESUMED,
+                                  gtg::session_resumed_param_spec());
 }

@@ -72,6 +72,16 @@ public:
   // Told when a handshake starts and ends.
   virtual void set_handshaking(bool) {}
 
+  // Told when GnuTLS queues a handshake message of ours (a handshake hook):
+  // what it pushes next is the first sending of a new flight.
+  virtual void handshake_message_queued() {}
+  // Told by the driver after each step (one call into GnuTLS), so that what
+  // GnuTLS pushed in that call can be looked at as a whole.
+  virtual void after_step() {}
+  // How many times a handshake flight was sent again because GnuTLS's
+  // retransmission timer expired (DTLS); 0 for streams. Any thread.
+  virtual unsigned retransmissions() const { return 0; }
+
   // Work a server does before its first gnutls_handshake call (the DTLS
   // cookie exchange); Done when the handshake may start.
   virtual StepResult before_server_handshake(GError **) { return StepResult::Done; }
