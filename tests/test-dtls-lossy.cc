@@ -490,10 +490,16 @@ void test_retransmissions_until_timeout()
   GDatagramBased *client = new_client(G_DATAGRAM_BASED(udp.client), db);
   g_object_set(client, "handshake-timeout", 2500u, nullptr);
   GError *error = nullptr;
+  gint64 start = g_get_monotonic_time();
   {
     Watchdog watchdog(30000);
     g_assert_false(g_dtls_connection_handshake(G_DTLS_CONNECTION(client), watchdog.cancellable(), &error));
   }
+  // On time: GnuTLS alone would notice only at its next retransmission (3 s).
+  gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+  g_test_message("timed out after %" G_GINT64_FORMAT " ms", elapsed_ms);
+  g_assert_cmpint(elapsed_ms, >=, 2500);
+  g_assert_cmpint(elapsed_ms, <, 2900);
   g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_clear_error(&error);
   guint retransmissions = retransmissions_of(client);

@@ -128,14 +128,16 @@ void ConnectionCore::set_transport(std::unique_ptr<Transport> transport)
 
 std::string ConnectionCore::resumption_key() const
 {
-  // A session is only resumed with the same client certificate (or none).
-  std::string own;
+  // A session is only resumed with the same client certificate (or none),
+  // and over the protocol it was made with: a TLS ticket offered in a DTLS
+  // ClientHello is spent without resuming anything.
+  std::string own = datagram_ ? "/dtls" : "";
   if (certificate) {
     GByteArray *der = nullptr;
     g_object_get(certificate.get(), "certificate", &der, nullptr);
     if (der) {
       CharPtr sum(g_compute_checksum_for_data(G_CHECKSUM_SHA256, der->data, der->len));
-      own = std::string("#") + sum.get();
+      own += std::string("#") + sum.get();
       g_byte_array_unref(der);
     }
   }
@@ -187,7 +189,6 @@ bool ConnectionCore::prepare_session(GError **error)
   gnutls_session_set_verify_function(session, verify_cb);
 
   if (datagram_) {
-    gnutls_dtls_set_mtu(session, dtls_mtu);
     gnutls_dtls_set_timeouts(session, kDtlsRetransmitMs, dtls_handshake_timeout_ms);
   }
 
@@ -616,6 +617,10 @@ StepResult ConnectionCore::handshake_step(GError **error)
   }
   for (;;) {
     int ret = gnutls_handshake(session_.get());
+    if (ret == GNUTLS_E_AGAIN && datagram_ &&
+        g_get_monotonic_time() - handshake_started_us_ >=
+            static_cast<gint64>(dtls_handshake_timeout_ms) * 1000)
+      ret = GNUTLS_E_TIMEDOUT;  // the total GnuTLS would see only later
     if (ret == GNUTLS_E_SUCCESS) {
       // A resumed session skips certificate verification in GnuTLS; this
       // connection's database, identity and flags still apply.
@@ -743,6 +748,9 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
   handshake_state_ = HandshakeState::Running;
   handshake_parked_ = false;
   handshake_started_us_ = g_get_monotonic_time();
+  if (datagram_)
+    transport_->set_handshake_deadline(handshake_started_us_ +
+                                       static_cast<gint64>(dtls_handshake_timeout_ms) * 1000);
   handshake_thread_ = g_thread_self();
   return true;
 }

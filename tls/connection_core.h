@@ -70,7 +70,6 @@ public:
   // DTLS only: the path MTU the handshake fragments to, and how long a
   // handshake may take in all before it fails with G_IO_ERROR_TIMED_OUT.
   static constexpr unsigned kDtlsRetransmitMs = 1000;  // RFC 6347 §4.2.4.1 initial timer
-  unsigned dtls_mtu = 1400;
   unsigned dtls_handshake_timeout_ms = 60000;
 
   // The session (nullptr before the first handshake starts).

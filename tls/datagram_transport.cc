@@ -100,6 +100,7 @@ void DatagramTransport::attach(gnutls_session_t session)
   gnutls_transport_set_pull_function(session, pull_cb);
   gnutls_transport_set_push_function(session, push_cb);
   gnutls_transport_set_pull_timeout_function(session, pull_timeout_cb);
+  gnutls_dtls_set_mtu(session, mtu_ ? mtu_ : path_mtu());
 }
 
 unsigned DatagramTransport::path_mtu() const
@@ -349,7 +350,13 @@ gint64 DatagramTransport::retransmit_timeout_us()
   // state from becoming a busy loop until the handshake times out.
   constexpr gint64 kFloorUs = 20 * 1000;
   gint64 remaining = static_cast<gint64>(gnutls_dtls_get_timeout(session_)) * 1000;
-  return std::max(remaining, kFloorUs);
+  remaining = std::max(remaining, kFloorUs);
+  // GnuTLS checks its total timeout only when a retransmission is due, up
+  // to one (doubling) timer period late: wake at the deadline instead, when
+  // the handshake step fails with a timeout.
+  if (deadline_us_ >= 0)
+    remaining = std::min(remaining, std::max<gint64>(deadline_us_ - g_get_monotonic_time(), 0));
+  return remaining;
 }
 
 int DatagramTransport::poll_fd()

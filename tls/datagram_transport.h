@@ -59,8 +59,11 @@ public:
   void handshake_message_queued() override;
   void after_step() override;
   unsigned retransmissions() const override { return retransmissions_.load(std::memory_order_relaxed); }
+  void set_handshake_deadline(gint64 deadline_us) override { deadline_us_ = deadline_us; }
   // Turns the server cookie exchange on or off (on by default).
   void set_cookies(bool enabled) { cookies_ = enabled; }
+  // The MTU the next session gets; 0: path_mtu().
+  void set_mtu(unsigned mtu) { mtu_ = mtu; }
   // The MTU for the session: the socket's path MTU minus IP and UDP headers
   // when it is connected, else 1400.
   unsigned path_mtu() const;
@@ -86,6 +89,8 @@ private:
   bool server_;
   bool cookies_ = true;
   bool handshaking_ = false;
+  gint64 deadline_us_ = -1;  // of the running handshake, monotonic
+  unsigned mtu_ = 0;
   bool sent_flight_ = false;  // GnuTLS has pushed at least one datagram
   GSocketAddress *peer_ = nullptr;  // (owned, nullable) on an unconnected socket
 

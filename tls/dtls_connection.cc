@@ -104,12 +104,19 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     self->base_socket = G_DATAGRAM_BASED(g_object_ref(base));
     auto transport = std::make_unique<gtg::DatagramTransport>(base, core.role() == gtg::Role::Server,
                                                               core.id());
+    // The MTU and cookie settings reach the transport whenever they are
+    // set, so that an implicit handshake (a first send or receive) uses
+    // them too.
+    transport->set_mtu(self->mtu);
+    transport->set_cookies(self->cookies);
     self->transport = transport.get();
     core.set_transport(std::move(transport));
     break;
   }
   case PROP_MTU:
     self->mtu = g_value_get_uint(value);
+    if (self->transport)
+      self->transport->set_mtu(self->mtu);
     break;
   case PROP_HANDSHAKE_TIMEOUT:
     core.dtls_handshake_timeout_ms = g_value_get_uint(value);
@@ -143,28 +150,16 @@ static void finalize(GObject *object) noexcept
   G_OBJECT_CLASS(gtg_dtls_connection_parent_class)->finalize(object);
 }
 
-// Applies the MTU and cookie settings before the first handshake creates
-// the session.
-static void apply_datagram_settings(GtgDtlsConnection *self)
-{
-  if (!self->transport)
-    return;
-  self->core->dtls_mtu = self->mtu ? self->mtu : self->transport->path_mtu();
-  self->transport->set_cookies(self->cookies);
-}
-
 // ----- GDtlsConnection -----
 
 static gboolean handshake(GDtlsConnection *conn, GCancellable *cancellable, GError **error) noexcept
 {
-  apply_datagram_settings(self_of(conn));
   return self_of(conn)->core->handshake(cancellable, error);
 }
 
 static void handshake_async(GDtlsConnection *conn, int io_priority, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data) noexcept
 {
-  apply_datagram_settings(self_of(conn));
   self_of(conn)->core->handshake_async(io_priority, cancellable, callback, user_data,
                                        reinterpret_cast<gpointer>(handshake_async));
 }

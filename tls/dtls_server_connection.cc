@@ -52,6 +52,8 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     break;
   case PROP_COOKIE_EXCHANGE:
     self->cookies = g_value_get_boolean(value);
+    if (self->transport)
+      self->transport->set_cookies(self->cookies);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);

@@ -71,6 +71,9 @@ public:
 
   // Told when a handshake starts and ends.
   virtual void set_handshaking(bool) {}
+  // The monotonic time (µs) by which a DTLS handshake must end: waits for
+  // retransmission never reach past it, so the handshake fails on time.
+  virtual void set_handshake_deadline(gint64) {}
 
   // Told when GnuTLS queues a handshake message of ours (a handshake hook):
   // what it pushes next is the first sending of a new flight.
