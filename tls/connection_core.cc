@@ -2,6 +2,7 @@
 
 #include "certificate.h"
 #include "database.h"
+#include "peer_chain_cache.h"
 #include "session_cache.h"
 #include "verification_cache.h"
 
@@ -293,7 +294,7 @@ int ConnectionCore::verify_peer()
   const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
   // Published (with notifications) when the handshake ends, accepted or
   // not: during accept-certificate the properties still hold the old values.
-  pending_peer_ = Ref<GTlsCertificate>::adopt(certificate_new_from_peer_chain(certs, n));
+  pending_peer_ = Ref<GTlsCertificate>::adopt(peer_chain_get(certs, n));
   pending_errors_ = GTlsCertificateFlags(0);
   if (!pending_peer_)
     return role_ == Role::Server ? 0 : -1;
