@@ -309,6 +309,42 @@ void test_many_async_handshakes()
 }
 
 // ---------------------------------------------------------------------------
+// Peer certificates
+
+// Each client sees the chain its own server sent, also when connections to
+// servers with different chains alternate in one process.
+void test_peer_chain_per_server()
+{
+  GTlsDatabase *db = ca_database();
+  GError *error = nullptr;
+  GTlsCertificate *rsa = server_certificate();
+  GTlsCertificate *ecdsa = g_tls_certificate_new_from_files(
+      data_path("server-ecdsa-chain.pem").c_str(), data_path("server-ecdsa-key.pem").c_str(), &error);
+  g_assert_no_error(error);
+  GTlsCertificate *servers[] = {rsa, ecdsa, rsa, ecdsa};
+  for (GTlsCertificate *cert : servers) {
+    // A listener (so a server identity) each: one identity's cached session
+    // would resume with the chain of the server that made it.
+    Listener listener;
+    Pair pair(listener, db, cert);
+    handshake_both_ok(pair);
+    GTlsCertificate *peer = g_tls_connection_get_peer_certificate(pair.client);
+    g_assert_nonnull(peer);
+    g_assert_true(g_tls_certificate_is_same(peer, cert));
+    GTlsCertificate *other = cert == rsa ? ecdsa : rsa;
+    g_assert_false(g_tls_certificate_is_same(peer, other));
+    // The issuer came with the chain, and is the server's too.
+    GTlsCertificate *issuer = g_tls_certificate_get_issuer(peer);
+    g_assert_nonnull(issuer);
+    g_assert_true(g_tls_certificate_is_same(issuer, g_tls_certificate_get_issuer(cert)));
+    g_assert_cmpuint(g_tls_connection_get_peer_certificate_errors(pair.client), ==, 0);
+  }
+  g_object_unref(ecdsa);
+  g_object_unref(rsa);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
 // ALPN
 
 void test_alpn_match()
@@ -1014,6 +1050,7 @@ const TestDef kTests[] = {
     {"sync-echo", test_sync_echo},
     {"async-handshake", test_async_handshake},
     {"many-async-handshakes", test_many_async_handshakes},
+    {"peer-certificate/chain-per-server", test_peer_chain_per_server},
     {"alpn/match", test_alpn_match},
     {"alpn/no-match", test_alpn_no_match},
     {"untrusted/rejected", test_untrusted_rejected},
