@@ -330,7 +330,7 @@ int ConnectionCore::verify_peer()
   if (role_ == Role::Client && !identity)
     errors = GTlsCertificateFlags(errors | G_TLS_CERTIFICATE_BAD_IDENTITY);
   if (role_ == Role::Client)
-    errors = GTlsCertificateFlags(errors | check_stapled_ocsp());
+    errors = GTlsCertificateFlags(errors | check_stapled_ocsp(peer));
   pending_errors_ = errors;
 
   bool accepted = role_ == Role::Client ? (errors & validation_flags) == 0 : errors == 0;
@@ -364,44 +364,31 @@ static bool has_must_staple(gnutls_x509_crt_t crt)
   return must_staple;
 }
 
-static Owned<gnutls_x509_crt_t> import_der(const gnutls_datum_t &der)
-{
-  gnutls_x509_crt_t c = nullptr;
-  if (gnutls_x509_crt_init(&c) != GNUTLS_E_SUCCESS)
-    return nullptr;
-  Owned<gnutls_x509_crt_t> crt(c);
-  if (gnutls_x509_crt_import(crt.get(), &der, GNUTLS_X509_FMT_DER) != GNUTLS_E_SUCCESS)
-    return nullptr;
-  return crt;
-}
-
 // Checks the OCSP response the server stapled, if any: signed by the leaf's
 // issuer, about the leaf, current, and not "revoked". A must-staple leaf
 // without a usable response fails. Returns the flags to add.
-GTlsCertificateFlags ConnectionCore::check_stapled_ocsp()
+GTlsCertificateFlags ConnectionCore::check_stapled_ocsp(GTlsCertificate *peer)
 {
-  unsigned n = 0;
-  const gnutls_datum_t *certs = gnutls_certificate_get_peers(session_.get(), &n);
-  if (n == 0)
-    return GTlsCertificateFlags(0);
-  Owned<gnutls_x509_crt_t> leaf = import_der(certs[0]);
+  // The chain is parsed already (and shared): no second X.509 decoding.
+  gnutls_x509_crt_t leaf = certificate_get_x509(peer);
   if (!leaf)
     return G_TLS_CERTIFICATE_GENERIC_ERROR;
-  bool must_staple = has_must_staple(leaf.get());
+  bool must_staple = has_must_staple(leaf);
   GTlsCertificateFlags missing = must_staple ? G_TLS_CERTIFICATE_GENERIC_ERROR : GTlsCertificateFlags(0);
 
   gnutls_datum_t staple{nullptr, 0};
   if (gnutls_ocsp_status_request_get(session_.get(), &staple) != GNUTLS_E_SUCCESS || staple.size == 0)
     return missing;
-  Owned<gnutls_x509_crt_t> issuer = n >= 2 ? import_der(certs[1]) : nullptr;
+  GTlsCertificate *issuer_cert = g_tls_certificate_get_issuer(peer);
+  gnutls_x509_crt_t issuer = issuer_cert ? certificate_get_x509(issuer_cert) : nullptr;
   gnutls_ocsp_resp_t r = nullptr;
   if (!issuer || gnutls_ocsp_resp_init(&r) != GNUTLS_E_SUCCESS)
     return missing;
   Owned<gnutls_ocsp_resp_t> resp(r);
   unsigned verify = 0;
   if (gnutls_ocsp_resp_import(resp.get(), &staple) != GNUTLS_E_SUCCESS ||
-      gnutls_ocsp_resp_verify_direct(resp.get(), issuer.get(), &verify, 0) != GNUTLS_E_SUCCESS ||
-      verify != 0 || gnutls_ocsp_resp_check_crt(resp.get(), 0, leaf.get()) != GNUTLS_E_SUCCESS) {
+      gnutls_ocsp_resp_verify_direct(resp.get(), issuer, &verify, 0) != GNUTLS_E_SUCCESS ||
+      verify != 0 || gnutls_ocsp_resp_check_crt(resp.get(), 0, leaf) != GNUTLS_E_SUCCESS) {
     g_debug("Connection %u: the stapled OCSP response is not valid for this certificate", id_);
     return G_TLS_CERTIFICATE_GENERIC_ERROR;
   }

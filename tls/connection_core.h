@@ -136,7 +136,7 @@ private:
   void apply_authentication_mode();
   // Verifies the peer's chain from inside the handshake; 0 accepts.
   int verify_peer();
-  GTlsCertificateFlags check_stapled_ocsp();
+  GTlsCertificateFlags check_stapled_ocsp(GTlsCertificate *peer);
   int retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req, gnutls_pcert_st **pcert,
                            unsigned *pcert_length, gnutls_privkey_t *privkey);
   std::string resumption_key() const;
