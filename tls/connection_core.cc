@@ -818,7 +818,7 @@ bool ConnectionCore::run_handshake(Mode mode, GCancellable *cancellable, Wait *o
 {
   op_cancellable_ = cancellable;
   transport_->set_input_mode(mode == Mode::Blocking, cancellable);
-  Step step = [this](GError **e) {
+  auto step = [this](GError **e) {
     return rehandshaking_ ? rehandshake_step(e) : handshake_step(e);
   };
   bool ok = mode == Mode::Blocking ? drive_sync(*transport_, step, -1, cancellable, error)
@@ -1131,7 +1131,7 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
   }
   gssize result = -1;
   transport_->set_input_mode(blocking, cancellable);
-  Step step = [&](GError **e) -> StepResult {
+  auto step = [&](GError **e) -> StepResult {
     for (;;) {
       if (peer_renegotiation_) {
         // The server asked for renegotiation (TLS 1.2): it runs inside reads,
@@ -1190,7 +1190,7 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
   // Output still buffered from an earlier write is flushed by the driver
   // before this record is taken (WOULD_BLOCK if it cannot go yet).
   gssize result = -1;
-  Step step = [&](GError **e) -> StepResult {
+  auto step = [&](GError **e) -> StepResult {
     for (;;) {
       ssize_t n = gnutls_record_send(session_.get(), buffer, size);
       if (n >= 0) {
@@ -1303,7 +1303,7 @@ bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, 
   if (!send_bye)
     return true;
   transport_->set_input_mode(true, cancellable);
-  Step step = [this](GError **e) { return close_notify_step(e); };
+  auto step = [this](GError **e) { return close_notify_step(e); };
   return drive_sync(*transport_, step, -1, cancellable, error);
 }
 

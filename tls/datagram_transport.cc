@@ -148,8 +148,34 @@ bool DatagramTransport::from_peer(GSocketAddress *from)
   return native_address(peer_) == native_address(from);
 }
 
+// The error for a failed recv()/send() on the socket's descriptor.
+static GError *socket_error(int code, bool sending)
+{
+  return g_error_new(G_IO_ERROR, g_io_error_from_errno(code),
+                     sending ? _("Error sending a datagram: %s") : _("Error receiving a datagram: %s"),
+                     g_strerror(code));
+}
+
 gssize DatagramTransport::receive(GSocketAddress **out_from)
 {
+  // A connected socket is read directly: every datagram comes from its peer,
+  // and GSocket's message call would cost a GError for each "nothing yet".
+  if (socket_ && g_socket_is_connected(socket_)) {
+    if (out_from)
+      *out_from = nullptr;
+    for (;;) {
+      ssize_t n = recv(g_socket_get_fd(socket_), recv_buf_.data(), recv_buf_.size(), MSG_DONTWAIT);
+      if (n >= 0)
+        return n;
+      int code = errno;
+      if (code == EINTR)
+        continue;
+      if (code == EAGAIN || code == EWOULDBLOCK || code == ECONNREFUSED)
+        return 0;  // nothing yet, or an ICMP error for an earlier datagram (see below)
+      set_io_error(socket_error(code, false));
+      return -1;
+    }
+  }
   for (int dropped = 0; dropped < kMaxDroppedPerCall; dropped++) {
     GInputVector vector{recv_buf_.data(), recv_buf_.size()};
     GSocketAddress *from = nullptr;
@@ -226,6 +252,17 @@ int DatagramTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) no
 
 bool DatagramTransport::send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error)
 {
+  if (!to && socket_ && g_socket_is_connected(socket_)) {
+    for (;;) {
+      if (send(g_socket_get_fd(socket_), data, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+        return true;
+      int code = errno;
+      if (code != EINTR) {
+        g_propagate_error(error, socket_error(code, true));
+        return false;
+      }
+    }
+  }
   GOutputVector vector{data, len};
   GOutputMessage message{to, &vector, 1, 0, nullptr, 0};
   gint n = g_datagram_based_send_messages(base_, &message, 1, 0, 0, nullptr, error);

@@ -65,7 +65,7 @@ enum class Progress { Complete, Failed, MustWait };
 // One pass of the loop shared by every mode: flush, check cancellation,
 // step, flush. Stops when the operation completes or fails, or when it
 // would have to wait (*out_wait says for what).
-Progress advance(Transport &transport, const Step &step, bool &stepped_to_done,
+Progress advance(Transport &transport, StepRef step, bool &stepped_to_done,
                  GCancellable *cancellable, Wait *out_wait, GError **error)
 {
   for (;;) {
@@ -157,8 +157,8 @@ void AsyncRun::resume()
 
 }  // namespace
 
-bool drive_sync(Transport &transport, const Step &step, gint64 timeout_us,
-                GCancellable *cancellable, GError **error)
+bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancellable *cancellable,
+                GError **error)
 {
   bool stepped_to_done = false;
   for (;;) {
@@ -188,7 +188,7 @@ bool drive_sync(Transport &transport, const Step &step, gint64 timeout_us,
   }
 }
 
-bool drive_nonblocking(Transport &transport, const Step &step, Wait *out_wait, GError **error)
+bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error)
 {
   bool stepped_to_done = false;
   switch (advance(transport, step, stepped_to_done, nullptr, out_wait, error)) {

@@ -23,14 +23,32 @@ namespace gtg {
 
 using Step = std::function<StepResult(GError **error)>;
 
+// A step the caller owns for the length of one sync or nonblocking run: a
+// reference to any callable, so that a record read or write costs no
+// allocation (a std::function holding a lambda with a few captures does).
+class StepRef {
+public:
+  template <typename F>
+  StepRef(F &callable) noexcept  // NOLINT: converts implicitly, like std::function_ref
+      : object_(&callable),
+        call_([](void *object, GError **error) { return (*static_cast<F *>(object))(error); })
+  {
+  }
+  StepResult operator()(GError **error) const { return call_(object_, error); }
+
+private:
+  void *object_;
+  StepResult (*call_)(void *object, GError **error);
+};
+
 // Runs `step` to completion, waiting synchronously. `timeout_us` bounds each
 // wait (-1: the transport's own timeout).
-bool drive_sync(Transport &transport, const Step &step, gint64 timeout_us,
-                GCancellable *cancellable, GError **error);
+bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancellable *cancellable,
+                GError **error);
 
 // Runs `step` as far as it goes without waiting. False with
 // G_IO_ERROR_WOULD_BLOCK (and *out_wait set) when it must wait.
-bool drive_nonblocking(Transport &transport, const Step &step, Wait *out_wait, GError **error);
+bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error);
 
 // Runs `step` asynchronously on the thread-default main context; `done` is
 // called exactly once, from that context, never from inside this call.

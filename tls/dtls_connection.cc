@@ -298,25 +298,32 @@ static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messag
   guint sent = 0;
   for (; sent < num_messages; sent++) {
     GOutputMessage &m = messages[sent];
-    payload.clear();
-    for (guint v = 0; v < m.num_vectors; v++) {
-      const auto *b = static_cast<const guint8 *>(m.vectors[v].buffer);
-      payload.insert(payload.end(), b, b + m.vectors[v].size);
+    // A message of one vector (the usual case) goes as it is; several are
+    // gathered into one payload.
+    const void *data = m.num_vectors == 1 ? m.vectors[0].buffer : nullptr;
+    gsize size = m.num_vectors == 1 ? m.vectors[0].size : 0;
+    if (m.num_vectors != 1) {
+      payload.clear();
+      for (guint v = 0; v < m.num_vectors; v++) {
+        const auto *b = static_cast<const guint8 *>(m.vectors[v].buffer);
+        payload.insert(payload.end(), b, b + m.vectors[v].size);
+      }
+      data = payload.data();
+      size = payload.size();
     }
     // One message is one record: refuse what would not fit, sending nothing.
-    if (core.handshake_done() && core.session() &&
-        payload.size() > gnutls_dtls_get_data_mtu(core.session())) {
+    if (core.handshake_done() && core.session() && size > gnutls_dtls_get_data_mtu(core.session())) {
       if (sent > 0)
         break;
       g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                   _("A message of %zu bytes does not fit in one DTLS record (at most %u bytes)"),
-                  payload.size(), gnutls_dtls_get_data_mtu(core.session()));
+                  size, gnutls_dtls_get_data_mtu(core.session()));
       return -1;
     }
     bool blocking = sent == 0 && timeout != 0;
     gint64 wait_us = sent == 0 && timeout > 0 ? timeout : -1;
     GError *local = nullptr;
-    gssize n = core.write(payload.data(), payload.size(), blocking, cancellable, &local, wait_us);
+    gssize n = core.write(data, size, blocking, cancellable, &local, wait_us);
     if (n < 0) {
       if (sent > 0) {
         g_error_free(local);
