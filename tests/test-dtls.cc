@@ -331,6 +331,89 @@ void check_lost_finished(bool ticket_after_ccs)
                       "(tls/driver.cc drive_sync, DatagramTransport::retransmit_timeout_us)");
 }
 
+// The server's last flight (NewSessionTicket, ChangeCipherSpec, Finished)
+// as a lossy run once delivered it: the first time without the ticket, the
+// second time with the ticket behind the ChangeCipherSpec and without the
+// Finished. The client must retransmit on its timer until a whole flight
+// arrives, and the handshake completes. (GnuTLS alone stops retransmitting
+// once it has the ChangeCipherSpec and the ticket, so this handshake waited
+// for a Finished that never came until `handshake-timeout`.)
+std::atomic<int> finished_records_seen{0};
+std::atomic<int> tickets_seen{0};
+
+bool drop_first_ticket_second_finished(const guint8 *data, gsize size)
+{
+  if (is_ticket(data, size))
+    return tickets_seen.fetch_add(1) == 0;
+  return is_epoch1_handshake(data, size) && finished_records_seen.fetch_add(1) == 1;
+}
+
+bool reorder_second_ticket(const guint8 *data, gsize size)
+{
+  return is_ticket(data, size) && tickets_seen.load() == 2;
+}
+
+void test_lost_finished_recovers()
+{
+  finished_records_seen = 0;
+  tickets_seen = 0;
+  UdpPair udp;
+  LossProfile lose_first_finished;
+  lose_first_finished.drop_if = drop_first_ticket_second_finished;
+  lose_first_finished.reorder_if = reorder_second_ticket;
+  GtgLossySocket *server_base = gtg_test::lossy_socket_new(udp.server, lose_first_finished, 1);
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  // An identity of its own: a cached session would make the handshake abbreviated.
+  GSocketConnectable *identity = g_network_address_new("localhost", 5687);
+  GError *error = nullptr;
+  GDatagramBased *client = g_dtls_client_connection_new(G_DATAGRAM_BASED(udp.client), identity, &error);
+  g_assert_no_error(error);
+  g_dtls_connection_set_database(G_DTLS_CONNECTION(client), db);
+  GDatagramBased *server = new_server(G_DATAGRAM_BASED(server_base), cert);
+  g_object_set(client, "handshake-timeout", 10000u, nullptr);
+  Watchdog watchdog(30000);
+  GCancellable *c = watchdog.cancellable();
+  std::atomic<bool> client_done{false};
+  std::thread server_thread([&] {
+    // The server finishes first; then it reads, which answers retransmissions.
+    if (!g_dtls_connection_handshake(G_DTLS_CONNECTION(server), c, nullptr))
+      return;
+    for (int i = 0; i < 100 && !client_done; i++) {
+      std::string in;
+      GError *e = nullptr;
+      if (receive_datagram(server, &in, 100 * 1000, c, &e)) {
+        send_ok(server, "echo:" + in, c);
+      } else if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+        g_clear_error(&e);
+        return;
+      }
+      g_clear_error(&e);
+    }
+  });
+  gint64 start = g_get_monotonic_time();
+  bool ok = g_dtls_connection_handshake(G_DTLS_CONNECTION(client), c, &error);
+  gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+  g_assert_no_error(error);
+  g_assert_true(ok);
+  g_test_message("handshake done after %" G_GINT64_FORMAT " ms, %d Finished records sent by the server",
+                 elapsed_ms, finished_records_seen.load());
+  g_assert_cmpint(finished_records_seen.load(), >=, 3);
+  guint retransmissions = 0;
+  g_object_get(client, "retransmissions", &retransmissions, nullptr);
+  g_assert_cmpuint(retransmissions, >=, 1);
+  send_ok(client, "after", c);
+  expect_datagram(client, "echo:after", c);
+  client_done = true;
+  server_thread.join();
+  g_object_unref(server);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(cert);
+  g_object_unref(db);
+  g_object_unref(server_base);
+}
+
 void test_lost_finished()
 {
   check_lost_finished(false);
@@ -1083,6 +1166,7 @@ const TestDef kTests[] = {
     {"handshake/silent-peer-times-out", test_silent_peer_times_out},
     {"handshake/untrusted-server", test_untrusted_server_rejected},
     {"handshake/lost-finished", test_lost_finished},
+    {"handshake/lost-finished-recovers", test_lost_finished_recovers},
     {"handshake/lost-finished-ticket-after-ccs", test_lost_finished_ticket_after_ccs},
     {"cookies/on", test_cookies_on},
     {"cookies/off", test_cookies_off},

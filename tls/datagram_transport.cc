@@ -214,26 +214,69 @@ gssize DatagramTransport::receive(GSocketAddress **out_from)
   return 0;
 }
 
+namespace {
+
+constexpr size_t kRecordHeader = 13;  // type, version, epoch, sequence number, length
+constexpr guint8 kChangeCipherSpec = 20;
+
+unsigned record_epoch(const guint8 *datagram) { return (datagram[3] << 8) | datagram[4]; }
+
+// Whether `datagram` is one ChangeCipherSpec record and nothing else.
+bool is_lone_change_cipher_spec(const guint8 *datagram, size_t size)
+{
+  if (size <= kRecordHeader || datagram[0] != kChangeCipherSpec)
+    return false;
+  size_t length = (static_cast<size_t>(datagram[11]) << 8) | datagram[12];
+  return kRecordHeader + length == size;
+}
+
+}  // namespace
+
+ssize_t DatagramTransport::serve(std::vector<guint8> &from, void *buf, size_t len)
+{
+  size_t n = std::min(len, from.size());
+  memcpy(buf, from.data(), n);
+  from.clear();
+  return static_cast<ssize_t>(n);
+}
+
 ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept
 {
   auto *t = static_cast<DatagramTransport *>(self);
-  if (!t->stash_.empty()) {
-    size_t n = std::min(len, t->stash_.size());
-    memcpy(buf, t->stash_.data(), n);
-    t->stash_.clear();
-    return static_cast<ssize_t>(n);
-  }
-  GSocketAddress *from = nullptr;
-  gssize n = t->receive(t->peer_ || !t->server_ ? nullptr : &from);
-  if (from) {
-    // An unconnected server socket talks to the first peer that reached it.
-    if (!t->peer_ && t->socket_ && !g_socket_is_connected(t->socket_))
-      t->peer_ = G_SOCKET_ADDRESS(g_object_ref(from));
-    g_object_unref(from);
-  }
-  if (n > 0) {
+  if (!t->stash_.empty())
+    return serve(t->stash_, buf, len);
+  gssize n = 0;
+  for (int held = 0; held < kMaxDroppedPerCall; held++) {
+    GSocketAddress *from = nullptr;
+    n = t->receive(t->peer_ || !t->server_ ? nullptr : &from);
+    if (from) {
+      // An unconnected server socket talks to the first peer that reached it.
+      if (!t->peer_ && t->socket_ && !g_socket_is_connected(t->socket_))
+        t->peer_ = G_SOCKET_ADDRESS(g_object_ref(from));
+      g_object_unref(from);
+    }
+    if (n <= 0)
+      break;
+    const guint8 *datagram = t->recv_buf_.data();
+    // GnuTLS (3.7, recv_handshake_final) retransmits on its timer only
+    // until it has the peer's ChangeCipherSpec: if the Finished behind it is
+    // lost, a nonblocking handshake then waits for a Finished that the peer
+    // never sends again (the peer resends its last flight only when ours
+    // comes again). So a lone ChangeCipherSpec is held back during a
+    // handshake until a record of a later epoch (the Finished) arrives, and
+    // GnuTLS keeps retransmitting until then.
+    if (t->handshaking_ && is_lone_change_cipher_spec(datagram, static_cast<size_t>(n))) {
+      t->held_ccs_.assign(datagram, datagram + n);
+      n = 0;
+      continue;
+    }
+    if (!t->held_ccs_.empty() && static_cast<size_t>(n) > kRecordHeader &&
+        record_epoch(datagram) > record_epoch(t->held_ccs_.data())) {
+      t->stash_.assign(datagram, datagram + n);
+      return serve(t->held_ccs_, buf, len);
+    }
     size_t take = std::min(len, static_cast<size_t>(n));
-    memcpy(buf, t->recv_buf_.data(), take);
+    memcpy(buf, datagram, take);
     return static_cast<ssize_t>(take);
   }
   int code = n == 0 ? EAGAIN : EIO;

@@ -55,7 +55,11 @@ public:
   int poll_fd() override;
 
   // Whether a handshake runs (input waits are then bounded by its timer).
-  void set_handshaking(bool running) override { handshaking_ = running; }
+  void set_handshaking(bool running) override
+  {
+    handshaking_ = running;
+    held_ccs_.clear();
+  }
   void handshake_message_queued() override;
   void after_step() override;
   unsigned retransmissions() const override { return retransmissions_.load(std::memory_order_relaxed); }
@@ -72,6 +76,8 @@ private:
   static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
   static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
   static int pull_timeout_cb(gnutls_transport_ptr_t self, unsigned ms) noexcept;
+  // Copies the datagram in `from` to GnuTLS's buffer and empties `from`.
+  static ssize_t serve(std::vector<guint8> &from, void *buf, size_t len);
 
   // Receives one datagram from the peer without blocking into recv_buf_:
   // its size, 0 if none is waiting, -1 with io error set.
@@ -96,6 +102,9 @@ private:
 
   std::vector<guint8> recv_buf_;
   std::vector<guint8> stash_;  // a datagram received before GnuTLS asked for it
+  // A lone ChangeCipherSpec held back until the record behind it arrives
+  // (see pull_cb).
+  std::vector<guint8> held_ccs_;
 
   std::mutex out_mutex_;
   std::deque<std::vector<guint8>> queued_;  // guarded by out_mutex_
