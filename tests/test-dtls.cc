@@ -662,6 +662,8 @@ void test_send_too_large()
   GError *error = nullptr;
   g_assert_cmpint(send_datagram(client, huge, -1, c, &error), ==, -1);
   g_assert_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  // The message says how large the message was.
+  g_assert_nonnull(strstr(error->message, "20000"));
   g_clear_error(&error);
   g_assert_cmpuint(gtg_test::lossy_socket_stats(counter).delivered, ==, before);
   std::string in;

@@ -123,22 +123,26 @@ unsigned DatagramTransport::path_mtu() const
 void DatagramTransport::set_io_error(GError *error)
 {
   std::lock_guard lock(error_mutex_);
-  if (io_error_)
+  if (io_error_) {
     g_error_free(error);
-  else
+  } else {
     io_error_ = error;
+    has_error_.store(true, std::memory_order_release);
+  }
 }
 
 GError *DatagramTransport::take_io_error()
 {
+  if (!has_error_.load(std::memory_order_acquire))
+    return nullptr;
   std::lock_guard lock(error_mutex_);
+  has_error_.store(false, std::memory_order_relaxed);
   return std::exchange(io_error_, nullptr);
 }
 
 bool DatagramTransport::has_io_error()
 {
-  std::lock_guard lock(error_mutex_);
-  return io_error_ != nullptr;
+  return has_error_.load(std::memory_order_acquire);
 }
 
 bool DatagramTransport::from_peer(GSocketAddress *from)
@@ -335,6 +339,7 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
     g_error_free(error);
   }
   t->queued_.emplace_back(bytes, bytes + len);
+  t->queued_count_.store(t->queued_.size(), std::memory_order_release);
   return static_cast<ssize_t>(len);
 }
 
@@ -381,12 +386,14 @@ void DatagramTransport::after_step()
 
 bool DatagramTransport::has_pending_output()
 {
-  std::lock_guard lock(out_mutex_);
-  return !queued_.empty();
+  return queued_count_.load(std::memory_order_acquire) != 0;
 }
 
 FlushResult DatagramTransport::flush(GError **error)
 {
+  // Nothing queued is the usual case: no lock for it, once per record.
+  if (queued_count_.load(std::memory_order_acquire) == 0)
+    return FlushResult::Flushed;
   std::lock_guard lock(out_mutex_);
   while (!queued_.empty()) {
     GError *local = nullptr;
@@ -397,10 +404,12 @@ FlushResult DatagramTransport::flush(GError **error)
         return FlushResult::WouldBlock;
       }
       queued_.clear();
+      queued_count_.store(0, std::memory_order_release);
       g_propagate_error(error, local);
       return FlushResult::Failed;
     }
     queued_.pop_front();
+    queued_count_.store(queued_.size(), std::memory_order_release);
   }
   return FlushResult::Flushed;
 }

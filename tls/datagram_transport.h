@@ -108,6 +108,7 @@ private:
 
   std::mutex out_mutex_;
   std::deque<std::vector<guint8>> queued_;  // guarded by out_mutex_
+  std::atomic<size_t> queued_count_{0};     // queued_.size(), readable without the lock
   // Retransmission accounting, guarded by out_mutex_.
   bool flight_queued_ = false;          // GnuTLS queued messages not pushed yet
   bool pushed_in_step_ = false;         // GnuTLS pushed in the current step
@@ -119,6 +120,7 @@ private:
 
   std::mutex error_mutex_;
   GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_
+  std::atomic<bool> has_error_{false};  // io_error_ != nullptr
 
   CancellableWakeup wakeup_;
 };

@@ -311,15 +311,6 @@ static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messag
       data = payload.data();
       size = payload.size();
     }
-    // One message is one record: refuse what would not fit, sending nothing.
-    if (core.handshake_done() && core.session() && size > gnutls_dtls_get_data_mtu(core.session())) {
-      if (sent > 0)
-        break;
-      g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                  _("A message of %zu bytes does not fit in one DTLS record (at most %u bytes)"),
-                  size, gnutls_dtls_get_data_mtu(core.session()));
-      return -1;
-    }
     bool blocking = sent == 0 && timeout != 0;
     gint64 wait_us = sent == 0 && timeout > 0 ? timeout : -1;
     GError *local = nullptr;
@@ -328,6 +319,15 @@ static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messag
       if (sent > 0) {
         g_error_free(local);
         break;
+      }
+      // One message is one record: GnuTLS refuses what would not fit before
+      // it sends anything. Say by how much.
+      if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) && core.session()) {
+        g_error_free(local);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                    _("A message of %zu bytes does not fit in one DTLS record (at most %u bytes)"),
+                    size, gnutls_dtls_get_data_mtu(core.session()));
+        return -1;
       }
       g_propagate_error(error, local);
       return -1;
