@@ -13,7 +13,7 @@
 // wait (it is armed for another operation, or attached to another context).
 // Threads: arm() and the callback run on the thread that iterates the
 // context; the state is locked because a reader and a writer may use
-// different contexts.
+// different contexts, and the waiter may be destroyed on any thread.
 #pragma once
 
 #include <gio/gio.h>
@@ -33,33 +33,38 @@ public:
   // Arms the waiter: `callback(data)` runs once on `context` when the
   // descriptor is ready, `cancellable` fires, or the monotonic time
   // `ready_time` (-1: none) passes. False, doing nothing, when the waiter is
-  // armed already or attached to another context that it cannot leave.
+  // armed already.
   bool arm(GMainContext *context, int priority, GCancellable *cancellable, gint64 ready_time,
            GSourceFunc callback, gpointer data);
 
 private:
+  // The source and the state its dispatch uses, in the memory of the
+  // GSource: GLib keeps it alive while it dispatches, also when the waiter
+  // is destroyed on another thread meanwhile.
   struct Source {
     GSource base;
-    FdWaiter *owner;
+    std::mutex mutex;
+    gpointer tag;                  // the fd's tag, null when removed
+    GSource *cancel_source;        // (owned, nullable) child while armed
+    GSourceFunc callback;          // non-null while armed
+    gpointer data;
   };
 
   static gboolean dispatch(GSource *source, GSourceFunc, gpointer) noexcept;
+  static void finalize(GSource *source) noexcept;
   static GSourceFuncs funcs_;
 
-  void detach_locked();
-  // Takes the armed callback, leaving the waiter idle; false if none.
-  bool disarm(GSourceFunc *out_callback, gpointer *out_data);
+  // Takes the armed callback, leaving the source idle; false if none.
+  static bool disarm(Source *s, GSourceFunc *out_callback, gpointer *out_data);
+  Source *new_source(GMainContext *context, int priority);
+  void drop_source();
 
   const int fd_;
   const GIOCondition condition_;
 
   std::mutex mutex_;
-  GSource *source_ = nullptr;         // (owned, nullable) attached to context_
-  GMainContext *context_ = nullptr;   // (unowned) the source holds it
-  gpointer tag_ = nullptr;            // the fd's tag in source_, null when removed
-  GSource *cancel_source_ = nullptr;  // (owned, nullable) child while armed
-  GSourceFunc callback_ = nullptr;    // non-null while armed
-  gpointer data_ = nullptr;
+  Source *source_ = nullptr;  // (owned, nullable) guarded by mutex_; attached to context_
+  GMainContext *context_ = nullptr;  // (unowned) the source holds it
 };
 
 }  // namespace gtg
