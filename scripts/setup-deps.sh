@@ -2,6 +2,13 @@
 # Installs the Debian 12 packages that building, testing and running the demo
 # need, and only those that are missing. Safe to run again: when everything is
 # present it changes nothing and needs no root.
+#
+# clang 14 and its runtimes are for the hardening steps of .ci/run: the fuzz
+# targets (scripts/fuzz-smoke.sh) and the clang ASan build that runs
+# glib-networking's programs (scripts/sanitize.sh, step asan-peer).
+# clang-14 brings libclang-rt-14-dev (the sanitizer and libFuzzer runtimes)
+# only as a recommendation, which the install below skips; llvm-14 brings
+# llvm-symbolizer-14, which clang's runtimes use to name a report's frames.
 set -eu
 
 packages="
@@ -20,6 +27,10 @@ softhsm2
 p11-kit
 libp11-kit-dev
 python3-gi
+clang
+clang-14
+libclang-rt-14-dev
+llvm-14
 "
 
 missing=""

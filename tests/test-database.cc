@@ -118,7 +118,7 @@ GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, g
       message = static_cast<const char *>(fields[i].value);
   }
   if ((level & G_LOG_LEVEL_DEBUG) && domain && strcmp(domain, "GioTlsGnutls") == 0 && message) {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&module_debug_lock);
+    [[maybe_unused]] g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&module_debug_lock);
     module_debug_lines.emplace_back(message);
   }
   return g_log_writer_default(level, fields, n_fields, nullptr);
