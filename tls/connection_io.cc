@@ -1,0 +1,468 @@
+// ConnectionCore, second part: the gate, records, close and results
+// (reading, writing, shutting down, and what a finished handshake reports).
+// The first part, connection_core.cc, creates the session and runs the
+// handshake; the class is in connection_core.h.
+#include "connection_core.h"
+
+#include "certificate.h"
+
+#include <glib/gi18n-lib.h>
+#include <gnutls/crypto.h>
+#include <gnutls/dtls.h>
+#include <gnutls/x509.h>
+
+#include <cstring>
+
+namespace gtg {
+
+// ----- The gate -----
+
+bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait,
+                              GError **error)
+{
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if ((side == Side::Read && read_closed_) || (side == Side::Write && write_closed_)) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CLOSED, _("Connection is closed"));
+        return false;
+      }
+      switch (handshake_state_) {
+      case HandshakeState::Done:
+        if (side == Side::Write && peer_renegotiation_) {
+          // No application data while the read side renegotiates.
+          if (!blocking) {
+            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+            return false;
+          }
+          changed_.wait(lock);
+          continue;
+        }
+        if (rehandshake_pending_ && !blocking) {
+          g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+          return false;
+        }
+        (side == Side::Read ? reading_ : writing_) = true;
+        return true;
+      case HandshakeState::Failed:
+        if (handshake_error_)
+          g_propagate_error(error, g_error_copy(handshake_error_.get()));
+        else
+          g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, _("The TLS handshake failed"));
+        return false;
+      case HandshakeState::Running:
+        if (!handshake_parked_) {
+          if (!blocking) {
+            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+            return false;
+          }
+          if (g_cancellable_set_error_if_cancelled(cancellable, error))
+            return false;
+          changed_.wait(lock);
+          continue;
+        }
+        break;  // a parked implicit handshake: this caller continues it
+      case HandshakeState::NotStarted:
+        break;  // the first read or write handshakes implicitly
+      }
+    }
+    // Implicit handshake, run by this operation.
+    if (!begin_handshake(blocking, error))
+      return false;
+    GError *local = nullptr;
+    bool ok = run_handshake(blocking ? Mode::Blocking : Mode::Nonblocking, cancellable, out_wait,
+                            &local);
+    if (!ok && !blocking && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      std::lock_guard lock(mutex_);
+      handshake_parked_ = true;
+      parked_wait_ = *out_wait;
+      g_propagate_error(error, local);
+      return false;
+    }
+    conclude_handshake(ok, local);
+    if (!ok) {
+      g_propagate_error(error, local);
+      return false;
+    }
+  }
+}
+
+void ConnectionCore::end_io(Side side)
+{
+  {
+    std::lock_guard lock(mutex_);
+    (side == Side::Read ? reading_ : writing_) = false;
+  }
+  changed_.notify_all();
+}
+
+GSource *ConnectionCore::gate_source(GCancellable *cancellable)
+{
+  GSource *source = plain_source_new("GioTlsGnutls gate");
+  {
+    std::lock_guard lock(mutex_);
+    if ((handshake_state_ == HandshakeState::Running && !handshake_parked_) || peer_renegotiation_)
+      gate_sources_.push_back(static_cast<GSource *>(g_source_ref(source)));
+    else
+      g_source_set_ready_time(source, 0);
+  }
+  if (cancellable) {
+    GSource *cancel = g_cancellable_source_new(cancellable);
+    g_source_set_dummy_callback(cancel);
+    g_source_add_child_source(source, cancel);
+    g_source_unref(cancel);
+  }
+  return source;
+}
+
+// ----- Records -----
+
+bool ConnectionCore::has_held_app_data()
+{
+  std::lock_guard lock(app_data_mutex_);
+  return !held_app_data_.empty();
+}
+
+gssize ConnectionCore::take_held_app_data(void *buffer, gsize size)
+{
+  std::lock_guard lock(app_data_mutex_);
+  gsize n = std::min(size, held_app_data_.size());
+  if (n == 0)
+    return 0;
+  memcpy(buffer, held_app_data_.data(), n);
+  held_app_data_.erase(held_app_data_.begin(), held_app_data_.begin() + static_cast<long>(n));
+  return static_cast<gssize>(n);
+}
+
+void ConnectionCore::set_peer_renegotiation(bool running)
+{
+  std::vector<GSource *> sources;
+  {
+    std::unique_lock lock(mutex_);
+    peer_renegotiation_ = running;
+    if (running) {
+      // A writer of another thread may be inside gnutls_record_send; GnuTLS
+      // must not change keys under it. Writers only wait for flow control.
+      changed_.wait(lock, [this] { return !writing_; });
+      return;
+    }
+    sources.swap(gate_sources_);
+  }
+  changed_.notify_all();
+  for (GSource *source : sources) {
+    g_source_set_ready_time(source, 0);
+    g_source_unref(source);
+  }
+}
+
+gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellable *cancellable,
+                            GError **error, gint64 timeout_us)
+{
+  Wait wait = Wait::Readable;
+  if (!begin_io(Side::Read, blocking, cancellable, &wait, error))
+    return -1;
+  if (gssize held = take_held_app_data(buffer, size); held > 0) {
+    end_io(Side::Read);
+    return held;
+  }
+  gssize result = -1;
+  transport_->set_input_mode(blocking, cancellable);
+  auto step = [&](GError **e) -> StepResult {
+    for (;;) {
+      if (peer_renegotiation_) {
+        // The server asked for renegotiation (TLS 1.2): it runs inside reads,
+        // across nonblocking calls, until done.
+        StepResult r = handshake_step(e);
+        if (r != StepResult::Done)
+          return r;
+        set_peer_renegotiation(false);
+        finish_handshake();
+      }
+      ssize_t n = gnutls_record_recv(session_.get(), buffer, size);
+      if (n >= 0) {
+        if (n == 0 && size > 0)
+          g_debug("Connection %u: received close_notify", id_);
+        result = n;
+        return StepResult::Done;
+      }
+      switch (n) {
+      case GNUTLS_E_AGAIN:
+        return StepResult::Again;
+      case GNUTLS_E_INTERRUPTED:
+      case GNUTLS_E_WARNING_ALERT_RECEIVED:
+        continue;
+      case GNUTLS_E_REHANDSHAKE:
+        if (rehandshake_mode == G_TLS_REHANDSHAKE_NEVER) {
+          gnutls_alert_send(session_.get(), GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+          continue;
+        }
+        set_peer_renegotiation(true);
+        continue;
+      case GNUTLS_E_PREMATURE_TERMINATION:
+        if (!require_close_notify) {
+          result = 0;
+          return StepResult::Done;
+        }
+        g_set_error_literal(e, G_TLS_ERROR, G_TLS_ERROR_EOF, _("TLS connection closed unexpectedly"));
+        return StepResult::Failed;
+      default:
+        set_gnutls_error(static_cast<int>(n), false, e);
+        return StepResult::Failed;
+      }
+    }
+  };
+  bool ok = blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error)
+                     : drive_nonblocking(*transport_, step, &wait, error);
+  end_io(Side::Read);
+  return ok ? result : -1;
+}
+
+gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
+                             GCancellable *cancellable, GError **error, gint64 timeout_us)
+{
+  Wait wait = Wait::Writable;
+  if (!begin_io(Side::Write, blocking, cancellable, &wait, error))
+    return -1;
+  // Output still buffered from an earlier write is flushed by the driver
+  // before this record is taken (WOULD_BLOCK if it cannot go yet).
+  gssize result = -1;
+  auto step = [&](GError **e) -> StepResult {
+    for (;;) {
+      ssize_t n = gnutls_record_send(session_.get(), buffer, size);
+      if (n >= 0) {
+        result = n;
+        return StepResult::Done;
+      }
+      if (n == GNUTLS_E_AGAIN)
+        return StepResult::Again;
+      if (n == GNUTLS_E_INTERRUPTED)
+        continue;
+      if (n == GNUTLS_E_LARGE_PACKET) {
+        g_set_error_literal(e, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                            _("Message is too large for the DTLS connection"));
+        return StepResult::Failed;
+      }
+      set_gnutls_error(static_cast<int>(n), false, e);
+      return StepResult::Failed;
+    }
+  };
+  bool ok = blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error)
+                     : drive_nonblocking(*transport_, step, &wait, error);
+  if (ok && !blocking)
+    flush_in_background(*transport_, owner_);
+  end_io(Side::Write);
+  return ok ? result : -1;
+}
+
+bool ConnectionCore::is_ready(Side side)
+{
+  {
+    std::lock_guard lock(mutex_);
+    if ((side == Side::Read && read_closed_) || (side == Side::Write && write_closed_))
+      return true;  // the operation fails at once
+    if (handshake_state_ == HandshakeState::Failed)
+      return true;
+    if (handshake_state_ == HandshakeState::Running && !handshake_parked_)
+      return false;
+    if (handshake_state_ != HandshakeState::Done)
+      return false;
+  }
+  if (side == Side::Write && peer_renegotiation_)
+    return false;
+  if (side == Side::Read && has_held_app_data())
+    return true;
+  if (side == Side::Read)
+    return gnutls_record_check_pending(session_.get()) > 0 || transport_->has_buffered_input() ||
+           transport_->base_ready(Wait::Readable);
+  return !transport_->has_pending_output() && transport_->base_ready(Wait::Writable);
+}
+
+GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
+{
+  {
+    std::lock_guard lock(mutex_);
+    bool busy = (handshake_state_ == HandshakeState::Running && !handshake_parked_) ||
+                (side == Side::Write && peer_renegotiation_);
+    if (!busy) {
+      Wait wait = side == Side::Read ? Wait::Readable : Wait::Writable;
+      if (handshake_state_ == HandshakeState::Running || handshake_state_ == HandshakeState::NotStarted)
+        wait = handshake_state_ == HandshakeState::Running ? parked_wait_ : Wait::Writable;
+      if (transport_->has_pending_output())
+        wait = Wait::Writable;
+      bool ready_now = handshake_state_ == HandshakeState::Failed ||
+                       (side == Side::Read ? read_closed_ : write_closed_) ||
+                       (handshake_state_ == HandshakeState::Done && side == Side::Read &&
+                        (has_held_app_data() || gnutls_record_check_pending(session_.get()) > 0 ||
+                         transport_->has_buffered_input()));
+      if (!ready_now)
+        return transport_->create_source(wait, cancellable);
+    }
+  }
+  return gate_source(cancellable);
+}
+
+// ----- Close -----
+
+StepResult ConnectionCore::close_notify_step(GError **error)
+{
+  int ret = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
+  if (ret == GNUTLS_E_AGAIN)
+    return StepResult::Again;
+  if (ret < 0) {
+    set_gnutls_error(ret, false, error);
+    return StepResult::Failed;
+  }
+  g_debug("Connection %u: sent close_notify", id_);
+  return StepResult::Done;
+}
+
+bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, GError **error)
+{
+  bool send_bye = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (handshake_state_ == HandshakeState::Running && !handshake_parked_ &&
+        handshake_thread_ == g_thread_self()) {
+      // Called from inside the handshake (an accept-certificate handler):
+      // closing now would pull the session from under GnuTLS.
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                          _("Cannot close the connection from inside its own handshake"));
+      return false;
+    }
+    if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
+      send_bye = true;
+      sent_close_notify_ = true;
+    }
+    read_closed_ = read_closed_ || read;
+    write_closed_ = write_closed_ || write;
+  }
+  if (!send_bye)
+    return true;
+  transport_->set_input_mode(true, cancellable);
+  auto step = [this](GError **e) { return close_notify_step(e); };
+  return drive_sync(*transport_, step, -1, cancellable, error);
+}
+
+void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
+                                    GCancellable *cancellable, std::function<void(GError *)> done)
+{
+  bool send_bye = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
+      send_bye = true;
+      sent_close_notify_ = true;
+    }
+    read_closed_ = read_closed_ || read;
+    write_closed_ = write_closed_ || write;
+  }
+  Step step = [this, send_bye](GError **e) {
+    return send_bye ? close_notify_step(e) : StepResult::Done;
+  };
+  drive_async(*transport_, std::move(step), io_priority, cancellable, std::move(done));
+}
+
+void ConnectionCore::mark_closed()
+{
+  std::lock_guard lock(mutex_);
+  read_closed_ = write_closed_ = true;
+}
+
+// ----- Results -----
+
+GList *ConnectionCore::accepted_cas() const
+{
+  GList *list = nullptr;
+  for (const auto &dn : accepted_cas_) {
+    GByteArray *a = g_byte_array_sized_new(static_cast<guint>(dn.size()));
+    g_byte_array_append(a, dn.data(), static_cast<guint>(dn.size()));
+    list = g_list_prepend(list, a);
+  }
+  return g_list_reverse(list);
+}
+
+bool ConnectionCore::get_channel_binding_data(GTlsChannelBindingType type, GByteArray *data,
+                                              GError **error)
+{
+  if (!session_ || handshake_state_ != HandshakeState::Done) {
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_INVALID_STATE,
+                        _("The handshake is not complete"));
+    return false;
+  }
+  gnutls_channel_binding_t cb;
+  switch (type) {
+  case G_TLS_CHANNEL_BINDING_TLS_UNIQUE:
+    cb = GNUTLS_CB_TLS_UNIQUE;
+    if (gnutls_protocol_get_version(session_.get()) == GNUTLS_TLS1_3) {
+      g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED,
+                          _("tls-unique binding is not defined for TLS 1.3"));
+      return false;
+    }
+    break;
+  case G_TLS_CHANNEL_BINDING_TLS_SERVER_END_POINT:
+    return server_end_point(data, error);
+  case G_TLS_CHANNEL_BINDING_TLS_EXPORTER:
+    cb = GNUTLS_CB_TLS_EXPORTER;
+    break;
+  default:
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_IMPLEMENTED,
+                        _("This channel binding type is not implemented"));
+    return false;
+  }
+  gnutls_datum_t out{nullptr, 0};
+  int ret = gnutls_session_channel_binding(session_.get(), cb, &out);
+  if (ret < 0) {
+    g_set_error(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED,
+                _("Channel binding data is not available: %s"), gnutls_strerror(ret));
+    return false;
+  }
+  if (data)
+    g_byte_array_append(data, out.data, out.size);
+  gnutls_free(out.data);
+  return true;
+}
+
+// RFC 5929 §4.1: the hash of the server's certificate, with the hash of its
+// signature algorithm (SHA-256 for MD5 and SHA-1). Computed here, from our
+// own certificate on a server and the peer's on a client, so that it is
+// also available on a resumed session.
+bool ConnectionCore::server_end_point(GByteArray *data, GError **error)
+{
+  GTlsCertificate *cert = role_ == Role::Server ? certificate.get() : peer_certificate_.get();
+  gnutls_x509_crt_t crt = cert ? certificate_get_x509(cert) : nullptr;
+  GnutlsBuffer der;
+  if (!crt || gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der.out()) < 0) {
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_AVAILABLE,
+                        _("The server certificate is not available"));
+    return false;
+  }
+  int sign = gnutls_x509_crt_get_signature_algorithm(crt);
+  gnutls_digest_algorithm_t hash =
+      sign >= 0 ? gnutls_sign_get_hash_algorithm(static_cast<gnutls_sign_algorithm_t>(sign))
+                : GNUTLS_DIG_UNKNOWN;
+  if (hash == GNUTLS_DIG_MD5 || hash == GNUTLS_DIG_SHA1 || hash == GNUTLS_DIG_UNKNOWN)
+    hash = GNUTLS_DIG_SHA256;
+  unsigned len = gnutls_hash_get_len(hash);
+  guint8 digest[64];
+  if (len == 0 || len > sizeof digest ||
+      gnutls_hash_fast(hash, der.datum.data, der.datum.size, digest) < 0) {
+    g_set_error_literal(error, G_TLS_CHANNEL_BINDING_ERROR, G_TLS_CHANNEL_BINDING_ERROR_NOT_SUPPORTED,
+                        _("The server certificate's signature hash is not supported"));
+    return false;
+  }
+  if (data)
+    g_byte_array_append(data, digest, len);
+  return true;
+}
+
+void ConnectionCore::copy_session_state_from(ConnectionCore &source)
+{
+  if (!source.session_)
+    return;
+  GnutlsBuffer data;
+  if (gnutls_session_get_data2(source.session_.get(), data.out()) != GNUTLS_E_SUCCESS)
+    return;
+  copied_session_.assign(data.datum.data, data.datum.data + data.datum.size);
+}
+
+}  // namespace gtg
