@@ -258,6 +258,29 @@ void test_sync_waiting_server_idles()
   g_assert_cmpint(cpu_us, <, 500 * 1000);  // a spinning wait would use most of the second
 }
 
+// The server side of the lost-Finished tests, for a thread of its own: the
+// server's handshake finishes first; then it reads (at most `max_reads`
+// times, 100 ms each, until `client_done`), which answers the client's
+// retransmissions, and with `echo` sends each datagram back as "echo:...".
+void serve_after_handshake(GDatagramBased *server, GCancellable *c, const std::atomic<bool> &client_done,
+                           int max_reads, bool echo)
+{
+  if (!g_dtls_connection_handshake(G_DTLS_CONNECTION(server), c, nullptr))
+    return;
+  for (int i = 0; i < max_reads && !client_done; i++) {
+    std::string in;
+    GError *error = nullptr;
+    if (receive_datagram(server, &in, 100 * 1000, c, &error)) {
+      if (echo)
+        send_ok(server, "echo:" + in, c);
+    } else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+      g_clear_error(&error);
+      return;
+    }
+    g_clear_error(&error);
+  }
+}
+
 // The server's Finished never arrives (every epoch-1 handshake record from
 // the server is lost) while its ChangeCipherSpec does. The client should keep
 // retransmitting its last flight on its timer (RFC 6347 §4.2.4) and fail at
@@ -290,21 +313,7 @@ void check_lost_finished(bool ticket_after_ccs)
   Watchdog watchdog(30000);
   GCancellable *c = watchdog.cancellable();
   std::atomic<bool> client_done{false};
-  std::thread server_thread([&] {
-    // The server finishes; then it reads, which answers retransmissions.
-    if (!g_dtls_connection_handshake(G_DTLS_CONNECTION(server), c, nullptr))
-      return;
-    for (int i = 0; i < 200 && !client_done; i++) {
-      std::string in;
-      GError *error = nullptr;
-      if (!receive_datagram(server, &in, 100 * 1000, c, &error) &&
-          !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
-        g_clear_error(&error);
-        return;
-      }
-      g_clear_error(&error);
-    }
-  });
+  std::thread server_thread([&] { serve_after_handshake(server, c, client_done, 200, false); });
   struct rusage before, after;
   getrusage(RUSAGE_THREAD, &before);
   GError *error = nullptr;
@@ -375,22 +384,7 @@ void test_lost_finished_recovers()
   Watchdog watchdog(30000);
   GCancellable *c = watchdog.cancellable();
   std::atomic<bool> client_done{false};
-  std::thread server_thread([&] {
-    // The server finishes first; then it reads, which answers retransmissions.
-    if (!g_dtls_connection_handshake(G_DTLS_CONNECTION(server), c, nullptr))
-      return;
-    for (int i = 0; i < 100 && !client_done; i++) {
-      std::string in;
-      GError *e = nullptr;
-      if (receive_datagram(server, &in, 100 * 1000, c, &e)) {
-        send_ok(server, "echo:" + in, c);
-      } else if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
-        g_clear_error(&e);
-        return;
-      }
-      g_clear_error(&e);
-    }
-  });
+  std::thread server_thread([&] { serve_after_handshake(server, c, client_done, 100, true); });
   gint64 start = g_get_monotonic_time();
   bool ok = g_dtls_connection_handshake(G_DTLS_CONNECTION(client), c, &error);
   gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
