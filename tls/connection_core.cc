@@ -630,6 +630,7 @@ StepResult ConnectionCore::handshake_step(GError **error)
       if (n > 0) {
         std::lock_guard lock(app_data_mutex_);
         held_app_data_.insert(held_app_data_.end(), chunk, chunk + n);
+        has_held_app_data_.store(true, std::memory_order_release);
       }
       continue;
     }
@@ -735,6 +736,7 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
   }
   handshake_state_ = HandshakeState::Running;
   handshake_parked_ = false;
+  refresh_gate();
   handshake_started_us_ = g_get_monotonic_time();
   if (datagram_)
     transport_->set_handshake_deadline(handshake_started_us_ +
@@ -751,6 +753,7 @@ void ConnectionCore::release_handshake(HandshakeState outcome, const GError *err
     handshake_state_ = outcome;
     handshake_parked_ = false;
     rehandshake_pending_ = false;
+    refresh_gate();
     if (outcome == HandshakeState::Failed)
       handshake_error_.reset(error ? g_error_copy(error) : nullptr);
     sources.swap(gate_sources_);

@@ -16,6 +16,7 @@
 #include "owners.h"
 #include "transport.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -169,6 +170,10 @@ private:
   // nonblocking and it must wait; *out_wait then says for what).
   bool begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait, GError **error);
   void end_io(Side side);
+  // Recomputes read_open_ and write_open_; with mutex_ held.
+  void refresh_gate();
+  // The gate's fast path for a write: true when the write may start.
+  bool try_open_write();
   // Marks a renegotiation the server started as running inside reads
   // (writers wait) or finished (writers resume).
   void set_peer_renegotiation(bool running);
@@ -200,6 +205,7 @@ private:
 
   std::mutex app_data_mutex_;
   std::vector<guint8> held_app_data_;  // guarded by app_data_mutex_
+  std::atomic<bool> has_held_app_data_{false};  // !held_app_data_.empty()
 
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -209,8 +215,12 @@ private:
   GThread *handshake_thread_ = nullptr;  // (unowned) the thread running the handshake   // a nonblocking implicit handshake waits for I/O
   Wait parked_wait_ = Wait::Readable;
   bool rehandshake_pending_ = false;
-  bool reading_ = false;
-  bool writing_ = false;
+  // The gate's fast path (see begin_io): whether a read or a write may start
+  // at once, derived from the fields above by refresh_gate(), under mutex_.
+  std::atomic<bool> read_open_{false};
+  std::atomic<bool> write_open_{false};
+  std::atomic<bool> writing_{false};      // a write is between begin_io and end_io
+  std::atomic<int> writer_waiters_{0};    // threads waiting for writing_ to clear
   ErrorPtr handshake_error_;
   std::vector<GSource *> gate_sources_;  // (owned) woken when the handshake ends
   bool read_closed_ = false;

@@ -16,10 +16,39 @@
 namespace gtg {
 
 // ----- The gate -----
+//
+// On an established connection every read and write passes the gate, so it
+// has a fast path without the mutex: read_open_ and write_open_ say whether
+// an operation may start at once. The one thing that waits for operations
+// to leave is a renegotiation the peer starts (set_peer_renegotiation), and it
+// waits only for writers: a writer announces itself in writing_ and then
+// checks write_open_ again, while the renegotiation clears write_open_ and
+// then checks writing_. Both are sequentially consistent, so one of the two
+// sees the other.
+
+void ConnectionCore::refresh_gate()
+{
+  bool done = handshake_state_ == HandshakeState::Done;
+  read_open_.store(done && !read_closed_);
+  write_open_.store(done && !write_closed_ && !peer_renegotiation_);
+}
+
+bool ConnectionCore::try_open_write()
+{
+  if (!write_open_.load(std::memory_order_acquire))
+    return false;
+  writing_.store(true);
+  if (write_open_.load())
+    return true;
+  end_io(Side::Write);  // closed meanwhile: the slow path decides
+  return false;
+}
 
 bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait,
                               GError **error)
 {
+  if (side == Side::Read ? read_open_.load(std::memory_order_acquire) : try_open_write())
+    return true;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -42,7 +71,8 @@ bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellabl
           g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
           return false;
         }
-        (side == Side::Read ? reading_ : writing_) = true;
+        if (side == Side::Write)
+          writing_.store(true);
         return true;
       case HandshakeState::Failed:
         if (handshake_error_)
@@ -89,10 +119,14 @@ bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellabl
 
 void ConnectionCore::end_io(Side side)
 {
-  {
-    std::lock_guard lock(mutex_);
-    (side == Side::Read ? reading_ : writing_) = false;
-  }
+  if (side == Side::Read)
+    return;
+  writing_.store(false);
+  if (writer_waiters_.load() == 0)
+    return;
+  // A waiter checked writing_ under the mutex before it slept: taking the
+  // mutex here means it is asleep, so the notification reaches it.
+  { std::lock_guard lock(mutex_); }
   changed_.notify_all();
 }
 
@@ -119,18 +153,20 @@ GSource *ConnectionCore::gate_source(GCancellable *cancellable)
 
 bool ConnectionCore::has_held_app_data()
 {
-  std::lock_guard lock(app_data_mutex_);
-  return !held_app_data_.empty();
+  return has_held_app_data_.load(std::memory_order_acquire);
 }
 
 gssize ConnectionCore::take_held_app_data(void *buffer, gsize size)
 {
+  if (!has_held_app_data())
+    return 0;
   std::lock_guard lock(app_data_mutex_);
   gsize n = std::min(size, held_app_data_.size());
   if (n == 0)
     return 0;
   memcpy(buffer, held_app_data_.data(), n);
   held_app_data_.erase(held_app_data_.begin(), held_app_data_.begin() + static_cast<long>(n));
+  has_held_app_data_.store(!held_app_data_.empty(), std::memory_order_release);
   return static_cast<gssize>(n);
 }
 
@@ -140,10 +176,13 @@ void ConnectionCore::set_peer_renegotiation(bool running)
   {
     std::unique_lock lock(mutex_);
     peer_renegotiation_ = running;
+    refresh_gate();
     if (running) {
       // A writer of another thread may be inside gnutls_record_send; GnuTLS
       // must not change keys under it. Writers only wait for flow control.
-      changed_.wait(lock, [this] { return !writing_; });
+      writer_waiters_.fetch_add(1);
+      changed_.wait(lock, [this] { return !writing_.load(); });
+      writer_waiters_.fetch_sub(1);
       return;
     }
     sources.swap(gate_sources_);
@@ -335,6 +374,7 @@ bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, 
     }
     read_closed_ = read_closed_ || read;
     write_closed_ = write_closed_ || write;
+    refresh_gate();
   }
   if (!send_bye)
     return true;
@@ -355,6 +395,7 @@ void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
     }
     read_closed_ = read_closed_ || read;
     write_closed_ = write_closed_ || write;
+    refresh_gate();
   }
   Step step = [this, send_bye](GError **e) {
     return send_bye ? close_notify_step(e) : StepResult::Done;
@@ -366,6 +407,7 @@ void ConnectionCore::mark_closed()
 {
   std::lock_guard lock(mutex_);
   read_closed_ = write_closed_ = true;
+  refresh_gate();
 }
 
 // ----- Results -----

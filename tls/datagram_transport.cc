@@ -82,8 +82,10 @@ ssize_t push_cookie_reply(gnutls_transport_ptr_t ptr, const void *data, size_t l
 DatagramTransport::DatagramTransport(GDatagramBased *base, bool server, unsigned connection_id)
     : base_(base), server_(server), recv_buf_(kMaxDatagram), connection_id_(connection_id)
 {
-  if (G_IS_SOCKET(base))
+  if (G_IS_SOCKET(base)) {
     socket_ = G_SOCKET(base);
+    socket_fd_ = g_socket_get_fd(socket_);
+  }
 }
 
 DatagramTransport::~DatagramTransport()
@@ -164,11 +166,11 @@ gssize DatagramTransport::receive(GSocketAddress **out_from)
 {
   // A connected socket is read directly: every datagram comes from its peer,
   // and GSocket's message call would cost a GError for each "nothing yet".
-  if (socket_ && g_socket_is_connected(socket_)) {
+  if (int fd = connected_fd(); fd >= 0) {
     if (out_from)
       *out_from = nullptr;
     for (;;) {
-      ssize_t n = recv(g_socket_get_fd(socket_), recv_buf_.data(), recv_buf_.size(), MSG_DONTWAIT);
+      ssize_t n = recv(fd, recv_buf_.data(), recv_buf_.size(), MSG_DONTWAIT);
       if (n >= 0)
         return n;
       int code = errno;
@@ -299,9 +301,9 @@ int DatagramTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) no
 
 bool DatagramTransport::send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error)
 {
-  if (!to && socket_ && g_socket_is_connected(socket_)) {
+  if (int fd = to ? -1 : connected_fd(); fd >= 0) {
     for (;;) {
-      if (send(g_socket_get_fd(socket_), data, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+      if (send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
         return true;
       int code = errno;
       if (code != EINTR) {
@@ -320,10 +322,17 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
 {
   auto *t = static_cast<DatagramTransport *>(self);
   const auto *bytes = static_cast<const guint8 *>(buf);
-  t->sent_flight_ = true;
-  std::lock_guard lock(t->out_mutex_);
-  t->note_push(bytes, len);
-  if (t->queued_.empty()) {
+  // Application data (content type 23) is no part of a flight: with nothing
+  // queued ahead of it, the usual case once per record, it goes out without
+  // the lock. Everything else is accounted for under it.
+  constexpr guint8 kApplicationData = 23;
+  std::unique_lock lock(t->out_mutex_, std::defer_lock);
+  if (len == 0 || bytes[0] != kApplicationData) {
+    t->sent_flight_ = true;
+    lock.lock();
+    t->note_push(bytes, len);
+  }
+  if (t->queued_count_.load(std::memory_order_acquire) == 0) {
     GError *error = nullptr;
     if (t->send_now(bytes, len, t->peer_, &error))
       return static_cast<ssize_t>(len);
@@ -338,6 +347,8 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
     }
     g_error_free(error);
   }
+  if (!lock.owns_lock())
+    lock.lock();
   t->queued_.emplace_back(bytes, bytes + len);
   t->queued_count_.store(t->queued_.size(), std::memory_order_release);
   return static_cast<ssize_t>(len);
@@ -346,6 +357,7 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
 void DatagramTransport::note_push(const guint8 *data, size_t len)
 {
   pushed_in_step_ = true;
+  to_account_.store(true, std::memory_order_release);
   // The record's content type (RFC 6347 §4.1): 20 ChangeCipherSpec, 22
   // handshake. Alerts and application data are no flight.
   bool flight_record = len > 0 && (data[0] == 20 || data[0] == 22);
@@ -364,6 +376,9 @@ void DatagramTransport::handshake_message_queued()
 
 void DatagramTransport::after_step()
 {
+  // Application data is not accounted for: nothing to do once per record.
+  if (!to_account_.load(std::memory_order_acquire))
+    return;
   unsigned resent = 0;
   {
     std::lock_guard lock(out_mutex_);
@@ -372,10 +387,13 @@ void DatagramTransport::after_step()
     pushed_in_step_ = false;
     // A reader and a writer may run at once: only the step that sent the
     // flight again concludes it, so a flight is counted once.
-    if (resent_datagrams_ == 0 || resending_thread_ != g_thread_self())
+    if (resent_datagrams_ == 0 || resending_thread_ != g_thread_self()) {
+      to_account_.store(resent_datagrams_ != 0, std::memory_order_release);
       return;
+    }
     resent = std::exchange(resent_datagrams_, 0);
     resending_thread_ = nullptr;
+    to_account_.store(false, std::memory_order_release);
   }
   unsigned count = retransmissions_.fetch_add(1, std::memory_order_relaxed) + 1;
   g_debug("Connection %u: retransmitted a handshake flight (%u datagram%s, retransmission %u); "

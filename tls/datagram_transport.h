@@ -83,6 +83,9 @@ private:
   // its size, 0 if none is waiting, -1 with io error set.
   gssize receive(GSocketAddress **out_from);
   bool send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error);
+  // socket_'s descriptor while it is connected (and so not closed), else -1:
+  // one GObject type check, where g_socket_get_fd() would add a second.
+  int connected_fd() const { return socket_ && g_socket_is_connected(socket_) ? socket_fd_ : -1; }
   void set_io_error(GError *error);
   bool from_peer(GSocketAddress *from);
   // Accounts for one datagram GnuTLS pushes (retransmission counting).
@@ -92,6 +95,7 @@ private:
   gnutls_session_t session_ = nullptr;
   GDatagramBased *base_;        // (unowned)
   GSocket *socket_ = nullptr;   // (unowned, nullable) when the base is a GSocket
+  int socket_fd_ = -1;          // socket_'s descriptor, fixed for its life
   bool server_;
   bool cookies_ = true;
   bool handshaking_ = false;
@@ -114,6 +118,7 @@ private:
   bool pushed_in_step_ = false;         // GnuTLS pushed in the current step
   unsigned resent_datagrams_ = 0;       // of a flight sent again in the current step
   GThread *resending_thread_ = nullptr;  // (unowned) the thread whose step sends it again
+  std::atomic<bool> to_account_{false};   // note_push ran since after_step last cleared up
   std::atomic<unsigned> retransmissions_{0};
 
   unsigned connection_id_;

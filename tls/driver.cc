@@ -69,7 +69,9 @@ Progress advance(Transport &transport, StepRef step, bool &stepped_to_done,
                  GCancellable *cancellable, Wait *out_wait, GError **error)
 {
   for (;;) {
-    if (g_cancellable_set_error_if_cancelled(cancellable, error))
+    // Once the step is done, the operation has happened: only its output
+    // is left to flush, and a cancellation no longer undoes it.
+    if (!stepped_to_done && g_cancellable_set_error_if_cancelled(cancellable, error))
       return Progress::Failed;
     switch (transport.flush(error)) {
     case FlushResult::Failed:

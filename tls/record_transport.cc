@@ -87,6 +87,7 @@ ssize_t StreamTransport::vec_push(const giovec_t *iov, int iovcnt)
     write_buf_.insert(write_buf_.end(), bytes + skip, bytes + len);
     skip = 0;
   }
+  output_pending_.store(!write_buf_.empty(), std::memory_order_release);
   return static_cast<ssize_t>(total);
 }
 
@@ -136,20 +137,21 @@ GError *StreamTransport::take_io_error()
 ssize_t StreamTransport::fill()
 {
   GError *error = nullptr;
-  gssize n;
-  if (input_blocking_) {
-    if (!read_buf_)
-      read_buf_.reset(new guint8[kReadAhead]);
-    n = g_input_stream_read(in_, read_buf_.get(), kReadAhead, input_cancellable_, &error);
-  } else {
-    if (!read_buf_)
-      read_buf_.reset(new guint8[kReadAhead]);
-    n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.get(),
-                                                 kReadAhead, nullptr, &error);
-  }
+  if (!read_buf_)
+    read_buf_.reset(new guint8[read_capacity_]);
+  gssize n = input_blocking_
+                 ? g_input_stream_read(in_, read_buf_.get(), read_capacity_, input_cancellable_, &error)
+                 : g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.get(),
+                                                            read_capacity_, nullptr, &error);
   if (n > 0) {
     read_begin_ = 0;
     read_end_ = static_cast<size_t>(n);
+    // A full buffer means more is waiting: read more at a time until a fill
+    // comes back short of one record.
+    if (read_end_ == read_capacity_)
+      read_capacity_ = kReadAheadBulk;
+    else if (read_end_ < kReadAhead)
+      read_capacity_ = kReadAhead;
     return n;
   }
   read_buf_.reset();  // nothing read: an idle connection holds no read-ahead memory
@@ -219,17 +221,20 @@ ssize_t StreamTransport::push(const void *buf, size_t len)
     }
   }
   write_buf_.insert(write_buf_.end(), bytes + written, bytes + len);
+  output_pending_.store(!write_buf_.empty(), std::memory_order_release);
   return static_cast<ssize_t>(len);
 }
 
 bool StreamTransport::has_pending_output()
 {
-  std::lock_guard lock(out_mutex_);
-  return !write_buf_.empty();
+  return output_pending_.load(std::memory_order_acquire);
 }
 
 FlushResult StreamTransport::flush(GError **error)
 {
+  // Nothing buffered is the usual case: no lock for it, once per record.
+  if (!has_pending_output())
+    return FlushResult::Flushed;
   std::lock_guard lock(out_mutex_);
   while (!write_buf_.empty()) {
     GError *local = nullptr;
@@ -241,11 +246,13 @@ FlushResult StreamTransport::flush(GError **error)
         return FlushResult::WouldBlock;
       }
       write_buf_.clear();
+      output_pending_.store(false, std::memory_order_release);
       g_propagate_error(error, local);
       return FlushResult::Failed;
     }
     write_buf_.erase(write_buf_.begin(), write_buf_.begin() + n);
   }
+  output_pending_.store(false, std::memory_order_release);
   return FlushResult::Flushed;
 }
 

@@ -5,7 +5,10 @@
 //   at once and serves GnuTLS from that buffer, so a small record costs one
 //   receive call, and "readable" can be answered from the buffer without a
 //   failed receive plus poll. The buffer exists only while it holds unread
-//   bytes, so an idle connection costs no read-ahead memory.
+//   bytes, so an idle connection costs no read-ahead memory. While the peer
+//   keeps the stream full (a fill takes all the buffer holds), the buffer
+//   grows to kReadAheadBulk, so a bulk transfer costs one receive call per
+//   several records rather than one per record.
 // - Output never blocks GnuTLS: push writes what the base stream takes without
 //   blocking and keeps the rest; the driver flushes it (waiting for
 //   writability) before an operation completes. At most one record plus any
@@ -21,6 +24,7 @@
 #include "cancellable_wakeup.h"
 #include "transport.h"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -49,7 +53,8 @@ public:
   bool pollable() const { return pollable_in_ && pollable_out_; }
 
 private:
-  static constexpr size_t kReadAhead = 16 * 1024 + 512;
+  static constexpr size_t kReadAhead = 16 * 1024 + 512;  // one full record and then some
+  static constexpr size_t kReadAheadBulk = 64 * 1024;
 
   static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
   static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
@@ -72,6 +77,7 @@ private:
   bool pollable_out_;
 
   std::unique_ptr<guint8[]> read_buf_;  // allocated while it holds unread input
+  size_t read_capacity_ = kReadAhead;     // what the next fill allocates and asks for
   size_t read_begin_ = 0;
   size_t read_end_ = 0;
   bool eof_ = false;
@@ -80,6 +86,7 @@ private:
 
   std::mutex out_mutex_;
   std::vector<guint8> write_buf_;  // guarded by out_mutex_
+  std::atomic<bool> output_pending_{false};  // !write_buf_.empty(), readable without the lock
 
   std::mutex error_mutex_;
   GError *io_error_ = nullptr;  // (owned) guarded by error_mutex_
