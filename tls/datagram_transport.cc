@@ -162,7 +162,7 @@ static GError *socket_error(int code, bool sending)
                      g_strerror(code));
 }
 
-gssize DatagramTransport::receive(GSocketAddress **out_from)
+gssize DatagramTransport::receive(guint8 *into, size_t size, GSocketAddress **out_from)
 {
   // A connected socket is read directly: every datagram comes from its peer,
   // and GSocket's message call would cost a GError for each "nothing yet".
@@ -170,7 +170,7 @@ gssize DatagramTransport::receive(GSocketAddress **out_from)
     if (out_from)
       *out_from = nullptr;
     for (;;) {
-      ssize_t n = recv(fd, recv_buf_.data(), recv_buf_.size(), MSG_DONTWAIT);
+      ssize_t n = recv(fd, into, size, MSG_DONTWAIT);
       if (n >= 0)
         return n;
       int code = errno;
@@ -183,7 +183,7 @@ gssize DatagramTransport::receive(GSocketAddress **out_from)
     }
   }
   for (int dropped = 0; dropped < kMaxDroppedPerCall; dropped++) {
-    GInputVector vector{recv_buf_.data(), recv_buf_.size()};
+    GInputVector vector{into, size};
     GSocketAddress *from = nullptr;
     // The sender's address: from an unconnected socket, and from any base
     // that is not a socket (an application's demultiplexer reports it, and
@@ -254,7 +254,11 @@ ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_
   gssize n = 0;
   for (int held = 0; held < kMaxDroppedPerCall; held++) {
     GSocketAddress *from = nullptr;
-    n = t->receive(t->peer_ || !t->server_ ? nullptr : &from);
+    // Outside a handshake nothing is held back (below): the datagram goes
+    // straight into GnuTLS's buffer.
+    bool direct = !t->handshaking_ && t->held_ccs_.empty();
+    guint8 *into = direct ? static_cast<guint8 *>(buf) : t->recv_buf_.data();
+    n = t->receive(into, direct ? len : t->recv_buf_.size(), t->peer_ || !t->server_ ? nullptr : &from);
     if (from) {
       // An unconnected server socket talks to the first peer that reached it.
       if (!t->peer_ && t->socket_ && !g_socket_is_connected(t->socket_))
@@ -263,7 +267,9 @@ ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_
     }
     if (n <= 0)
       break;
-    const guint8 *datagram = t->recv_buf_.data();
+    if (direct)
+      return n;
+    const guint8 *datagram = into;
     // GnuTLS (3.7, recv_handshake_final) retransmits on its timer only
     // until it has the peer's ChangeCipherSpec: if the Finished behind it is
     // lost, a nonblocking handshake then waits for a Finished that the peer
@@ -490,7 +496,7 @@ StepResult DatagramTransport::before_server_handshake(GError **)
   bool connected = socket_ && g_socket_is_connected(socket_);
   for (int i = 0; i < kMaxDroppedPerCall; i++) {
     GSocketAddress *from = nullptr;
-    gssize n = receive(&from);
+    gssize n = receive(recv_buf_.data(), recv_buf_.size(), &from);
     if (n <= 0) {
       // Nothing yet, or an I/O error the driver takes from take_io_error().
       g_clear_object(&from);

@@ -79,9 +79,9 @@ private:
   // Copies the datagram in `from` to GnuTLS's buffer and empties `from`.
   static ssize_t serve(std::vector<guint8> &from, void *buf, size_t len);
 
-  // Receives one datagram from the peer without blocking into recv_buf_:
-  // its size, 0 if none is waiting, -1 with io error set.
-  gssize receive(GSocketAddress **out_from);
+  // Receives one datagram from the peer without blocking into `into` (at
+  // most `size` bytes): its size, 0 if none is waiting, -1 with io error set.
+  gssize receive(guint8 *into, size_t size, GSocketAddress **out_from);
   bool send_now(const guint8 *data, size_t len, GSocketAddress *to, GError **error);
   // socket_'s descriptor while it is connected (and so not closed), else -1:
   // one GObject type check, where g_socket_get_fd() would add a second.

@@ -71,7 +71,7 @@ Progress advance(Transport &transport, StepRef step, bool &stepped_to_done,
   for (;;) {
     // Once the step is done, the operation has happened: only its output
     // is left to flush, and a cancellation no longer undoes it.
-    if (!stepped_to_done && g_cancellable_set_error_if_cancelled(cancellable, error))
+    if (!stepped_to_done && cancellable && g_cancellable_set_error_if_cancelled(cancellable, error))
       return Progress::Failed;
     switch (transport.flush(error)) {
     case FlushResult::Failed:
@@ -89,6 +89,8 @@ Progress advance(Transport &transport, StepRef step, bool &stepped_to_done,
     switch (result) {
     case StepResult::Done:
       stepped_to_done = true;
+      if (!transport.has_pending_output())
+        return Progress::Complete;  // the usual case: nothing left to flush
       continue;
     case StepResult::Failed:
       flush_best_effort(transport);
