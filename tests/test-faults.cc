@@ -531,6 +531,31 @@ void test_reset_mid_stream()
   e.end_raw(true);
   GError *error = e.client_read_error();
   g_test_message("reset: %s", error->message);
+  // What GIO's socket streams report for ECONNRESET, with their wording.
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_true(g_str_has_prefix(error->message, "Error receiving data: "));
+  g_error_free(error);
+}
+
+void test_reset_while_writing()
+{
+  Established e;
+  e.end_raw(true);
+  // The first writes may still be taken by the kernel; one soon fails with
+  // the error GIO's socket streams report for EPIPE or ECONNRESET.
+  Watchdog watchdog(10000);
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(e.pair.client));
+  std::string chunk(4096, 'w');
+  GError *error = nullptr;
+  for (int i = 0; i < 100 && !error; i++) {
+    if (g_output_stream_write(out, chunk.data(), chunk.size(), watchdog.cancellable(), &error) < 0)
+      break;
+    g_usleep(1000);
+  }
+  g_assert_nonnull(error);
+  g_test_message("write after reset: %s", error->message);
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);  // == G_IO_ERROR_BROKEN_PIPE
+  g_assert_true(g_str_has_prefix(error->message, "Error sending data: "));
   g_error_free(error);
 }
 
@@ -887,6 +912,7 @@ const TestDef kTests[] = {
     {"/faults/record/plaintext-alert", test_alert_mid_stream},
     {"/faults/record/close-notify", test_close_notify_mid_stream},
     {"/faults/record/reset", test_reset_mid_stream},
+    {"/faults/record/reset-while-writing", test_reset_while_writing},
     {"/faults/timeout/silent-peer", test_silent_peer_times_out},
     {"/faults/cancel/sync-stages", test_cancel_sync_stages},
     {"/faults/cancel/async-stages", test_cancel_async_stages},

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 namespace gtg {
 
@@ -18,6 +19,48 @@ StreamTransport::StreamTransport(GIOStream *base)
 {
   if (G_IS_SOCKET_CONNECTION(base))
     socket_ = g_socket_connection_get_socket(G_SOCKET_CONNECTION(base));
+  // A wrapper connection's streams are not the socket's: they may hold
+  // buffered input the socket does not show.
+  if (socket_ && pollable() && !G_IS_TCP_WRAPPER_CONNECTION(base))
+    socket_fd_ = g_socket_get_fd(socket_);
+}
+
+int StreamTransport::direct_fd()
+{
+  if (socket_fd_ < 0 || g_socket_get_timeout(socket_) != 0 || g_socket_is_closed(socket_))
+    return -1;
+  return socket_fd_;
+}
+
+gssize StreamTransport::write_now(const giovec_t *iov, int iovcnt, GError **error)
+{
+  if (int fd = direct_fd(); fd >= 0) {
+    msghdr message{};
+    message.msg_iov = const_cast<iovec *>(reinterpret_cast<const iovec *>(iov));
+    message.msg_iovlen = static_cast<size_t>(iovcnt);
+    for (;;) {
+      ssize_t n = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0)
+        return n;
+      int code = errno;
+      if (code == EAGAIN || code == EWOULDBLOCK)
+        return 0;
+      if (code != EINTR) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(code), _("Error sending data: %s"),
+                    g_strerror(code));
+        return -1;
+      }
+    }
+  }
+  GOutputVector vectors[kMaxVectors];
+  for (int i = 0; i < iovcnt; i++)
+    vectors[i] = {iov[i].iov_base, iov[i].iov_len};
+  gsize written = 0;
+  GPollableReturn r = g_pollable_output_stream_writev_nonblocking(
+      G_POLLABLE_OUTPUT_STREAM(out_), vectors, static_cast<gsize>(iovcnt), &written, nullptr, error);
+  if (r == G_POLLABLE_RETURN_FAILED)
+    return -1;
+  return r == G_POLLABLE_RETURN_WOULD_BLOCK ? 0 : static_cast<gssize>(written);
 }
 
 void StreamTransport::attach(gnutls_session_t session)
@@ -53,30 +96,22 @@ ssize_t StreamTransport::vec_push(const giovec_t *iov, int iovcnt)
   for (int i = 0; i < iovcnt; i++)
     total += iov[i].iov_len;
   std::unique_lock lock(out_mutex_);
-  if (!pollable_out_ || !write_buf_.empty() || iovcnt > 16) {
+  if (!pollable_out_ || !write_buf_.empty() || iovcnt > kMaxVectors) {
     lock.unlock();
     for (int i = 0; i < iovcnt; i++)
       if (push(iov[i].iov_base, iov[i].iov_len) < 0)
         return -1;
     return static_cast<ssize_t>(total);
   }
-  GOutputVector vectors[16];
-  for (int i = 0; i < iovcnt; i++)
-    vectors[i] = {iov[i].iov_base, iov[i].iov_len};
-  gsize written = 0;
   GError *error = nullptr;
-  GPollableReturn r = g_pollable_output_stream_writev_nonblocking(
-      G_POLLABLE_OUTPUT_STREAM(out_), vectors, static_cast<gsize>(iovcnt), &written, nullptr,
-      &error);
-  if (r == G_POLLABLE_RETURN_FAILED) {
+  gssize written = write_now(iov, iovcnt, &error);
+  if (written < 0) {
     set_io_error(error);
     gnutls_transport_set_errno(session_, EIO);
     return -1;
   }
-  if (r == G_POLLABLE_RETURN_WOULD_BLOCK)
-    written = 0;
   // Keep what the base did not take, in order.
-  size_t skip = written;
+  auto skip = static_cast<size_t>(written);
   for (int i = 0; i < iovcnt; i++) {
     const auto *bytes = static_cast<const guint8 *>(iov[i].iov_base);
     size_t len = iov[i].iov_len;
@@ -107,7 +142,10 @@ int StreamTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) noex
 
 void StreamTransport::set_input_mode(bool blocking, GCancellable *cancellable)
 {
-  input_blocking_ = blocking || !pollable_in_;
+  // A plain socket is read without blocking either way: a blocking
+  // operation then waits in the driver, on the socket and the cancellable.
+  input_fd_ = direct_fd();
+  input_blocking_ = (blocking || !pollable_in_) && input_fd_ < 0;
   input_cancellable_ = cancellable;
 }
 
@@ -139,10 +177,27 @@ ssize_t StreamTransport::fill()
   GError *error = nullptr;
   if (!read_buf_)
     read_buf_.reset(new guint8[read_capacity_]);
-  gssize n = input_blocking_
-                 ? g_input_stream_read(in_, read_buf_.get(), read_capacity_, input_cancellable_, &error)
-                 : g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.get(),
-                                                            read_capacity_, nullptr, &error);
+  gssize n;
+  bool would_block = false;
+  if (input_fd_ >= 0) {
+    while ((n = recv(input_fd_, read_buf_.get(), read_capacity_, MSG_DONTWAIT)) < 0 && errno == EINTR) {
+    }
+    int code = errno;
+    if (n < 0 && (code == EAGAIN || code == EWOULDBLOCK))
+      would_block = true;
+    else if (n < 0)
+      g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(code), _("Error receiving data: %s"),
+                  g_strerror(code));
+  } else {
+    n = input_blocking_
+            ? g_input_stream_read(in_, read_buf_.get(), read_capacity_, input_cancellable_, &error)
+            : g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.get(),
+                                                       read_capacity_, nullptr, &error);
+    if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      would_block = true;
+      g_clear_error(&error);
+    }
+  }
   if (n > 0) {
     read_begin_ = 0;
     read_end_ = static_cast<size_t>(n);
@@ -159,8 +214,7 @@ ssize_t StreamTransport::fill()
     eof_ = true;
     return 0;
   }
-  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-    g_error_free(error);
+  if (would_block) {
     gnutls_transport_set_errno(session_, EAGAIN);
     errno = EAGAIN;
     return -1;
@@ -208,17 +262,14 @@ ssize_t StreamTransport::push(const void *buf, size_t len)
   size_t written = 0;
   if (write_buf_.empty()) {
     GError *error = nullptr;
-    gssize n = g_pollable_output_stream_write_nonblocking(G_POLLABLE_OUTPUT_STREAM(out_), bytes,
-                                                          len, nullptr, &error);
-    if (n >= 0) {
-      written = static_cast<size_t>(n);
-    } else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-      g_error_free(error);
-    } else {
+    giovec_t vector{const_cast<guint8 *>(bytes), len};
+    gssize n = write_now(&vector, 1, &error);
+    if (n < 0) {
       set_io_error(error);
       gnutls_transport_set_errno(session_, EIO);
       return -1;
     }
+    written = static_cast<size_t>(n);
   }
   write_buf_.insert(write_buf_.end(), bytes + written, bytes + len);
   output_pending_.store(!write_buf_.empty(), std::memory_order_release);
@@ -238,13 +289,11 @@ FlushResult StreamTransport::flush(GError **error)
   std::lock_guard lock(out_mutex_);
   while (!write_buf_.empty()) {
     GError *local = nullptr;
-    gssize n = g_pollable_output_stream_write_nonblocking(
-        G_POLLABLE_OUTPUT_STREAM(out_), write_buf_.data(), write_buf_.size(), nullptr, &local);
+    giovec_t vector{write_buf_.data(), write_buf_.size()};
+    gssize n = write_now(&vector, 1, &local);
+    if (n == 0)
+      return FlushResult::WouldBlock;
     if (n < 0) {
-      if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-        g_error_free(local);
-        return FlushResult::WouldBlock;
-      }
       write_buf_.clear();
       output_pending_.store(false, std::memory_order_release);
       g_propagate_error(error, local);
@@ -311,12 +360,7 @@ bool StreamTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellab
 
 int StreamTransport::poll_fd()
 {
-  // A wrapper connection's streams are not the socket's: they may hold
-  // buffered input the socket does not show.
-  if (!socket_ || !pollable() || G_IS_TCP_WRAPPER_CONNECTION(base_) ||
-      g_socket_get_timeout(socket_) != 0)
-    return -1;
-  return g_socket_get_fd(socket_);
+  return socket_fd_ >= 0 && g_socket_get_timeout(socket_) == 0 ? socket_fd_ : -1;
 }
 
 GSource *StreamTransport::create_source(Wait what, GCancellable *cancellable)

@@ -55,6 +55,7 @@ public:
 private:
   static constexpr size_t kReadAhead = 16 * 1024 + 512;  // one full record and then some
   static constexpr size_t kReadAheadBulk = 64 * 1024;
+  static constexpr int kMaxVectors = 16;  // per write; more go one by one
 
   static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
   static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
@@ -66,6 +67,13 @@ private:
   ssize_t vec_push(const giovec_t *iov, int iovcnt);
   // Reads from the base into the read-ahead buffer; >0 bytes, 0 EOF, -1 with errno.
   ssize_t fill();
+  // Writes what the base takes now without blocking: the bytes taken (0 when
+  // it would block), or -1 with *error set.
+  gssize write_now(const giovec_t *iov, int iovcnt, GError **error);
+  // The socket's descriptor when GIO's streams can be bypassed for this
+  // operation (see socket_fd_) and the socket has no timeout GIO would
+  // enforce and is not closed; else -1.
+  int direct_fd();
   void set_io_error(GError *error);
 
   gnutls_session_t session_ = nullptr;
@@ -73,6 +81,10 @@ private:
   GInputStream *in_;    // (unowned) base input
   GOutputStream *out_;  // (unowned) base output
   GSocket *socket_ = nullptr;  // (unowned, nullable) when the base is a socket connection
+  // socket_'s descriptor when the base's streams are the socket's own (a
+  // pollable socket connection, not a wrapper): then bytes are received and
+  // sent on it directly, as GIO's socket streams would. -1 otherwise.
+  int socket_fd_ = -1;
   bool pollable_in_;
   bool pollable_out_;
 
@@ -82,6 +94,7 @@ private:
   size_t read_end_ = 0;
   bool eof_ = false;
   bool input_blocking_ = false;
+  int input_fd_ = -1;  // direct_fd() for the current input operation
   GCancellable *input_cancellable_ = nullptr;  // (unowned) for the current input operation
 
   std::mutex out_mutex_;
