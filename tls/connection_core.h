@@ -161,6 +161,10 @@ private:
   // Turns a GnuTLS error from a handshake or record call into a GError,
   // sending the fatal alert GnuTLS chooses where the peer is still there.
   void set_gnutls_error(int ret, bool during_handshake, GError **error);
+  // The number of the last alert received. Kept as a number: a peer may send
+  // one that is not a value of gnutls_alert_description_t (e.g. 229), and such
+  // a value must never sit in a variable of that enum type.
+  static unsigned received_alert(gnutls_session_t session);
 
   // One gnutls_bye(GNUTLS_SHUT_WR) call: sends close_notify.
   StepResult close_notify_step(GError **error);

@@ -1,7 +1,9 @@
 // ConnectionCore, second part: the gate, records, close and results
 // (reading, writing, shutting down, and what a finished handshake reports).
 // The first part, connection_core.cc, creates the session and runs the
-// handshake; the class is in connection_core.h.
+// handshake; the third, connection_certificates.cc, verifies the peer's
+// certificate and chooses ours; the fourth, connection_errors.cc, turns GnuTLS
+// errors into GErrors. The class is in connection_core.h.
 #include "connection_core.h"
 
 #include "certificate.h"
