@@ -9,8 +9,7 @@
 namespace gtg {
 
 StreamTransport::StreamTransport(GIOStream *base)
-    : base_(base),
-      in_(g_io_stream_get_input_stream(base)),
+    : in_(g_io_stream_get_input_stream(base)),
       out_(g_io_stream_get_output_stream(base)),
       pollable_in_(G_IS_POLLABLE_INPUT_STREAM(in_) &&
                    g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(in_))),

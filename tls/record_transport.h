@@ -77,7 +77,6 @@ private:
   void set_io_error(GError *error);
 
   gnutls_session_t session_ = nullptr;
-  GIOStream *base_;     // (unowned)
   GInputStream *in_;    // (unowned) base input
   GOutputStream *out_;  // (unowned) base output
   GSocket *socket_ = nullptr;  // (unowned, nullable) when the base is a socket connection
