@@ -86,7 +86,9 @@ for step in $steps; do
   tsan)
     # The threaded tests: glib-networking's simultaneous-* cases (a reader
     # and a writer thread on one connection, with and without
-    # renegotiation; libtsan preloaded, as for asan-peer), our sync echo
+    # renegotiation, and with TLS 1.2's real renegotiation, which the gate's
+    # writer handshake with a peer renegotiation must survive; libtsan
+    # preloaded, as for asan-peer), our sync echo
     # with a server thread, handshake cancellation from another thread, and
     # DTLS with one thread per side. One path per run: GLib prints a TAP
     # plan per -p. gcc, not clang: clang 14's shared TSan runtime cannot be
@@ -96,6 +98,8 @@ for step in $steps; do
         gn-connection:/tls/gnutls/connection/simultaneous-sync \
         gn-connection:/tls/gnutls/connection/simultaneous-async-rehandshake \
         gn-connection:/tls/gnutls/connection/simultaneous-sync-rehandshake \
+        gn-connection-tls12:/tls/gnutls/connection/simultaneous-async-rehandshake \
+        gn-connection-tls12:/tls/gnutls/connection/simultaneous-sync-rehandshake \
         test-connection:/connection/tls1.3/sync-echo \
         test-connection:/connection/tls1.2/sync-echo \
         test-connection:/connection/tls1.3/cancel/sync-handshake \
