@@ -208,6 +208,84 @@ void test_sync_echo()
 }
 
 // ---------------------------------------------------------------------------
+// STARTTLS over a wrapper connection whose input is already buffered
+
+// The server reads a plaintext "STARTTLS" line through a buffered stream,
+// which also takes the ClientHello that followed it in the same TCP data;
+// TLS then runs over a GTcpWrapperConnection of that buffered stream. The
+// handshake works only if the connection reads through the wrapper's
+// streams, not from the socket under them. A GBufferedInputStream is not
+// pollable, so the server runs sync; the client handshakes on a thread.
+struct ClientJob {
+  GTlsConnection *client;
+  GCancellable *cancellable;
+  GError *error = nullptr;
+};
+
+gpointer client_handshake_main(gpointer data)
+{
+  auto *job = static_cast<ClientJob *>(data);
+  g_tls_connection_handshake(job->client, job->cancellable, &job->error);
+  return nullptr;
+}
+
+void test_starttls_buffered_wrapper()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GIOStream *client_base = connect_loopback(listener.port);
+  GIOStream *server_base = listener.accept();
+  GSocket *server_socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(server_base));
+  Watchdog watchdog(20000);
+
+  write_all(client_base, "STARTTLS\n", 9);
+  GSocketConnectable *identity = localhost_identity(listener.port);
+  GTlsConnection *client = new_client(client_base, identity, db);
+  ClientJob job{client, watchdog.cancellable()};
+  GThread *client_thread = g_thread_new("starttls-client", client_handshake_main, &job);
+  // Wait until the ClientHello (at least its record header) is behind the line.
+  for (int i = 0; i < 500 && g_socket_get_available_bytes(server_socket) < 9 + 5; i++)
+    g_usleep(10000);
+  g_assert_cmpint(g_socket_get_available_bytes(server_socket), >=, 9 + 5);
+
+  GInputStream *buffered = g_buffered_input_stream_new(g_io_stream_get_input_stream(server_base));
+  GError *error = nullptr;
+  g_assert_cmpint(g_buffered_input_stream_fill(G_BUFFERED_INPUT_STREAM(buffered), -1, nullptr, &error), >, 9);
+  g_assert_no_error(error);
+  char line[9];
+  gsize got = 0;
+  g_assert_true(g_input_stream_read_all(buffered, line, sizeof line, &got, nullptr, &error));
+  g_assert_cmpmem(line, got, "STARTTLS\n", 9);
+  g_assert_cmpuint(g_buffered_input_stream_get_available(G_BUFFERED_INPUT_STREAM(buffered)), >=, 5);
+
+  GIOStream *simple = g_simple_io_stream_new(buffered, g_io_stream_get_output_stream(server_base));
+  GSocketConnection *wrapper = g_tcp_wrapper_connection_new(simple, server_socket);
+  GTlsConnection *server = new_server(G_IO_STREAM(wrapper), cert);
+  gboolean server_ok = g_tls_connection_handshake(server, watchdog.cancellable(), &error);
+  g_assert_no_error(error);
+  g_assert_true(server_ok);
+  g_thread_join(client_thread);
+  g_assert_no_error(job.error);
+
+  write_all(G_IO_STREAM(server), "after starttls", 14);
+  g_assert_true(read_exactly(G_IO_STREAM(client), 14) == "after starttls");
+  write_all(G_IO_STREAM(client), "and back", 8);
+  g_assert_true(read_exactly(G_IO_STREAM(server), 8) == "and back");
+
+  g_object_unref(server);
+  g_object_unref(wrapper);
+  g_object_unref(simple);
+  g_object_unref(buffered);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(server_base);
+  g_object_unref(client_base);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
 // Async handshakes on one thread
 
 void test_async_handshake()
@@ -1048,6 +1126,7 @@ struct TestDef {
 
 const TestDef kTests[] = {
     {"sync-echo", test_sync_echo},
+    {"starttls/buffered-wrapper", test_starttls_buffered_wrapper},
     {"async-handshake", test_async_handshake},
     {"many-async-handshakes", test_many_async_handshakes},
     {"peer-certificate/chain-per-server", test_peer_chain_per_server},

@@ -2,6 +2,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
@@ -133,7 +134,7 @@ int StreamTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) noex
     return 1;
   if (t->input_blocking_)
     return 1;  // a blocking pull will wait for it
-  ssize_t n = t->fill();
+  ssize_t n = t->fill(kReadAhead);
   if (n > 0 || n == 0)
     return 1;  // data, or EOF that pull will report
   return errno == EAGAIN ? 0 : -1;
@@ -171,7 +172,7 @@ GError *StreamTransport::take_io_error()
   return e;
 }
 
-ssize_t StreamTransport::fill()
+ssize_t StreamTransport::fill(size_t wanted)
 {
   GError *error = nullptr;
   if (!read_buf_)
@@ -188,10 +189,11 @@ ssize_t StreamTransport::fill()
       g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(code), _("Error receiving data: %s"),
                   g_strerror(code));
   } else {
+    size_t size = pollable_in_ ? read_capacity_ : std::min(wanted, read_capacity_);
     n = input_blocking_
-            ? g_input_stream_read(in_, read_buf_.get(), read_capacity_, input_cancellable_, &error)
+            ? g_input_stream_read(in_, read_buf_.get(), size, input_cancellable_, &error)
             : g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in_), read_buf_.get(),
-                                                       read_capacity_, nullptr, &error);
+                                                       size, nullptr, &error);
     if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
       would_block = true;
       g_clear_error(&error);
@@ -233,7 +235,7 @@ ssize_t StreamTransport::fill()
 ssize_t StreamTransport::pull(void *buf, size_t len)
 {
   if (read_begin_ == read_end_) {
-    ssize_t n = fill();
+    ssize_t n = fill(len);
     if (n <= 0)
       return n;
   }

@@ -65,8 +65,12 @@ private:
   ssize_t pull(void *buf, size_t len);
   ssize_t push(const void *buf, size_t len);
   ssize_t vec_push(const giovec_t *iov, int iovcnt);
-  // Reads from the base into the read-ahead buffer; >0 bytes, 0 EOF, -1 with errno.
-  ssize_t fill();
+  // Reads from the base into the read-ahead buffer; >0 bytes, 0 EOF, -1 with
+  // errno. `wanted` is what GnuTLS asked for: a base that is not pollable is
+  // read blocking, and only for that much, since some such streams (a
+  // GBufferedInputStream) block for the whole size asked even when they
+  // hold part of it.
+  ssize_t fill(size_t wanted);
   // Writes what the base takes now without blocking: the bytes taken (0 when
   // it would block), or -1 with *error set.
   gssize write_now(const giovec_t *iov, int iovcnt, GError **error);
