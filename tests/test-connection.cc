@@ -24,11 +24,105 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
 using namespace conn_test;
+
+// A pollable input stream that yields `prefix` and then its base's bytes:
+// what a STARTTLS reader leaves behind when it read past its line. (GObject
+// type code outside the anonymous namespace: G_DEFINE_TYPE declares
+// functions with external names.)
+struct PrefixInputStream {
+  GInputStream parent_instance;
+  GInputStream *base;  // (owned) pollable
+  std::string *prefix;  // (owned) the bytes still to serve first
+};
+struct PrefixInputStreamClass {
+  GInputStreamClass parent_class;
+};
+static void prefix_pollable_init(GPollableInputStreamInterface *iface);
+G_DEFINE_TYPE_WITH_CODE(PrefixInputStream, prefix_input_stream, G_TYPE_INPUT_STREAM,
+                        G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_INPUT_STREAM, prefix_pollable_init))
+
+static gssize prefix_take(PrefixInputStream *self, void *buffer, gsize count)
+{
+  gsize n = std::min(count, self->prefix->size());
+  memcpy(buffer, self->prefix->data(), n);
+  self->prefix->erase(0, n);
+  return static_cast<gssize>(n);
+}
+
+static gssize prefix_read(GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+                          GError **error)
+{
+  auto *self = reinterpret_cast<PrefixInputStream *>(stream);
+  if (!self->prefix->empty())
+    return prefix_take(self, buffer, count);
+  return g_input_stream_read(self->base, buffer, count, cancellable, error);
+}
+
+static gssize prefix_read_nonblocking(GPollableInputStream *stream, void *buffer, gsize count,
+                                      GError **error)
+{
+  auto *self = reinterpret_cast<PrefixInputStream *>(stream);
+  if (!self->prefix->empty())
+    return prefix_take(self, buffer, count);
+  return g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(self->base), buffer,
+                                                  count, nullptr, error);
+}
+
+static gboolean prefix_is_readable(GPollableInputStream *stream)
+{
+  auto *self = reinterpret_cast<PrefixInputStream *>(stream);
+  return !self->prefix->empty() ||
+         g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(self->base));
+}
+
+static GSource *prefix_create_source(GPollableInputStream *stream, GCancellable *cancellable)
+{
+  auto *self = reinterpret_cast<PrefixInputStream *>(stream);
+  GSource *base_source = g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(self->base), nullptr);
+  GSource *source = g_pollable_source_new_full(stream, base_source, cancellable);
+  g_source_unref(base_source);
+  if (!self->prefix->empty())
+    g_source_set_ready_time(source, 0);
+  return source;
+}
+
+static gboolean prefix_can_poll(GPollableInputStream *)
+{
+  return TRUE;
+}
+
+static void prefix_pollable_init(GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = prefix_can_poll;
+  iface->is_readable = prefix_is_readable;
+  iface->create_source = prefix_create_source;
+  iface->read_nonblocking = prefix_read_nonblocking;
+}
+
+static void prefix_input_stream_finalize(GObject *object)
+{
+  auto *self = reinterpret_cast<PrefixInputStream *>(object);
+  g_clear_object(&self->base);
+  delete self->prefix;
+  G_OBJECT_CLASS(prefix_input_stream_parent_class)->finalize(object);
+}
+
+static void prefix_input_stream_class_init(PrefixInputStreamClass *klass)
+{
+  G_OBJECT_CLASS(klass)->finalize = prefix_input_stream_finalize;
+  G_INPUT_STREAM_CLASS(klass)->read_fn = prefix_read;
+}
+
+static void prefix_input_stream_init(PrefixInputStream *self)
+{
+  self->prefix = new std::string;
+}
 
 namespace {
 
@@ -277,6 +371,62 @@ void test_starttls_buffered_wrapper()
   g_object_unref(wrapper);
   g_object_unref(simple);
   g_object_unref(buffered);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(server_base);
+  g_object_unref(client_base);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// The same with a pollable base holding the bytes read past the line, and
+// async handshakes on both ends: the connection must read through the
+// wrapper's stream (which serves those bytes first), not from the socket
+// under it, although the socket itself could be read directly.
+void test_starttls_pollable_wrapper()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GIOStream *client_base = connect_loopback(listener.port);
+  GIOStream *server_base = listener.accept();
+  GSocket *server_socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(server_base));
+
+  write_all(client_base, "STARTTLS\n", 9);
+  GSocketConnectable *identity = localhost_identity(listener.port);
+  GTlsConnection *client = new_client(client_base, identity, db);
+  AsyncResult client_result, server_result;
+  g_tls_connection_handshake_async(client, G_PRIORITY_DEFAULT, nullptr, on_handshake, &client_result);
+  g_assert_true(iterate_until([&] { return g_socket_get_available_bytes(server_socket) >= 9 + 5; }, 5000));
+
+  // The server's line reader takes everything there is, line and ClientHello.
+  char data[4096];
+  GError *error = nullptr;
+  gssize got = g_socket_receive(server_socket, data, sizeof data, nullptr, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(got, >, 9 + 5);
+  g_assert_cmpmem(data, 9, "STARTTLS\n", 9);
+  auto *prefixed = static_cast<PrefixInputStream *>(g_object_new(prefix_input_stream_get_type(), nullptr));
+  prefixed->base = G_INPUT_STREAM(g_object_ref(g_io_stream_get_input_stream(server_base)));
+  prefixed->prefix->assign(data + 9, static_cast<size_t>(got) - 9);
+
+  GIOStream *simple = g_simple_io_stream_new(G_INPUT_STREAM(prefixed), g_io_stream_get_output_stream(server_base));
+  GSocketConnection *wrapper = g_tcp_wrapper_connection_new(simple, server_socket);
+  GTlsConnection *server = new_server(G_IO_STREAM(wrapper), cert);
+  g_tls_connection_handshake_async(server, G_PRIORITY_DEFAULT, nullptr, on_handshake, &server_result);
+  g_assert_true(iterate_until([&] { return client_result.done && server_result.done; }, 10000));
+  g_assert_no_error(client_result.error);
+  g_assert_no_error(server_result.error);
+
+  write_all(G_IO_STREAM(server), "after starttls", 14);
+  g_assert_true(read_exactly(G_IO_STREAM(client), 14) == "after starttls");
+  write_all(G_IO_STREAM(client), "and back", 8);
+  g_assert_true(read_exactly(G_IO_STREAM(server), 8) == "and back");
+
+  g_object_unref(server);
+  g_object_unref(wrapper);
+  g_object_unref(simple);
+  g_object_unref(prefixed);
   g_object_unref(client);
   g_object_unref(identity);
   g_object_unref(server_base);
@@ -1127,6 +1277,7 @@ struct TestDef {
 const TestDef kTests[] = {
     {"sync-echo", test_sync_echo},
     {"starttls/buffered-wrapper", test_starttls_buffered_wrapper},
+    {"starttls/pollable-wrapper", test_starttls_pollable_wrapper},
     {"async-handshake", test_async_handshake},
     {"many-async-handshakes", test_many_async_handshakes},
     {"peer-certificate/chain-per-server", test_peer_chain_per_server},
