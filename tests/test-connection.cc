@@ -304,12 +304,56 @@ void test_sync_echo()
 // ---------------------------------------------------------------------------
 // STARTTLS over a wrapper connection whose input is already buffered
 
-// The server reads a plaintext "STARTTLS" line through a buffered stream,
-// which also takes the ClientHello that followed it in the same TCP data;
-// TLS then runs over a GTcpWrapperConnection of that buffered stream. The
-// handshake works only if the connection reads through the wrapper's
-// streams, not from the socket under them. A GBufferedInputStream is not
-// pollable, so the server runs sync; the client handshakes on a thread.
+// Both ends of a loopback pair after the client sent a plaintext
+// "STARTTLS" line and made its TLS connection (not yet handshaking); the
+// server end is still plain, for a test to wrap its own way.
+struct StarttlsPeers {
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  GIOStream *client_base = connect_loopback(listener.port);
+  GIOStream *server_base = listener.accept();
+  GSocket *server_socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(server_base));
+  GSocketConnectable *identity = localhost_identity(listener.port);
+  GTlsConnection *client = nullptr;
+  GTlsConnection *server = nullptr;
+
+  StarttlsPeers()
+  {
+    write_all(client_base, "STARTTLS\n", 9);
+    client = new_client(client_base, identity, db);
+  }
+  ~StarttlsPeers()
+  {
+    g_clear_object(&server);
+    g_object_unref(client);
+    g_object_unref(identity);
+    g_object_unref(server_base);
+    g_object_unref(client_base);
+    g_object_unref(cert);
+    g_object_unref(db);
+  }
+  StarttlsPeers(const StarttlsPeers &) = delete;
+  StarttlsPeers &operator=(const StarttlsPeers &) = delete;
+
+  // Whether the ClientHello (at least its record header) is behind the line.
+  bool client_hello_arrived() const { return g_socket_get_available_bytes(server_socket) >= 9 + 5; }
+
+  // The server over `base`; then data both ways once both handshakes are done.
+  void make_server(GIOStream *base) { server = new_server(base, cert); }
+  void exchange()
+  {
+    write_all(G_IO_STREAM(server), "after starttls", 14);
+    g_assert_true(read_exactly(G_IO_STREAM(client), 14) == "after starttls");
+    write_all(G_IO_STREAM(client), "and back", 8);
+    g_assert_true(read_exactly(G_IO_STREAM(server), 8) == "and back");
+  }
+};
+
+// The server reads the line through a GBufferedInputStream, which also takes
+// the ClientHello that followed it; TLS then runs over a
+// GTcpWrapperConnection of that buffered stream. A GBufferedInputStream is
+// not pollable, so the server runs sync; the client handshakes on a thread.
 struct ClientJob {
   GTlsConnection *client;
   GCancellable *cancellable;
@@ -325,25 +369,15 @@ gpointer client_handshake_main(gpointer data)
 
 void test_starttls_buffered_wrapper()
 {
-  Listener listener;
-  GTlsDatabase *db = ca_database();
-  GTlsCertificate *cert = server_certificate();
-  GIOStream *client_base = connect_loopback(listener.port);
-  GIOStream *server_base = listener.accept();
-  GSocket *server_socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(server_base));
+  StarttlsPeers peers;
   Watchdog watchdog(20000);
-
-  write_all(client_base, "STARTTLS\n", 9);
-  GSocketConnectable *identity = localhost_identity(listener.port);
-  GTlsConnection *client = new_client(client_base, identity, db);
-  ClientJob job{client, watchdog.cancellable()};
+  ClientJob job{peers.client, watchdog.cancellable()};
   GThread *client_thread = g_thread_new("starttls-client", client_handshake_main, &job);
-  // Wait until the ClientHello (at least its record header) is behind the line.
-  for (int i = 0; i < 500 && g_socket_get_available_bytes(server_socket) < 9 + 5; i++)
+  for (int i = 0; i < 500 && !peers.client_hello_arrived(); i++)
     g_usleep(10000);
-  g_assert_cmpint(g_socket_get_available_bytes(server_socket), >=, 9 + 5);
+  g_assert_true(peers.client_hello_arrived());
 
-  GInputStream *buffered = g_buffered_input_stream_new(g_io_stream_get_input_stream(server_base));
+  GInputStream *buffered = g_buffered_input_stream_new(g_io_stream_get_input_stream(peers.server_base));
   GError *error = nullptr;
   g_assert_cmpint(g_buffered_input_stream_fill(G_BUFFERED_INPUT_STREAM(buffered), -1, nullptr, &error), >, 9);
   g_assert_no_error(error);
@@ -353,86 +387,55 @@ void test_starttls_buffered_wrapper()
   g_assert_cmpmem(line, got, "STARTTLS\n", 9);
   g_assert_cmpuint(g_buffered_input_stream_get_available(G_BUFFERED_INPUT_STREAM(buffered)), >=, 5);
 
-  GIOStream *simple = g_simple_io_stream_new(buffered, g_io_stream_get_output_stream(server_base));
-  GSocketConnection *wrapper = g_tcp_wrapper_connection_new(simple, server_socket);
-  GTlsConnection *server = new_server(G_IO_STREAM(wrapper), cert);
-  gboolean server_ok = g_tls_connection_handshake(server, watchdog.cancellable(), &error);
+  GIOStream *simple = g_simple_io_stream_new(buffered, g_io_stream_get_output_stream(peers.server_base));
+  GSocketConnection *wrapper = g_tcp_wrapper_connection_new(simple, peers.server_socket);
+  peers.make_server(G_IO_STREAM(wrapper));
+  gboolean server_ok = g_tls_connection_handshake(peers.server, watchdog.cancellable(), &error);
   g_assert_no_error(error);
   g_assert_true(server_ok);
   g_thread_join(client_thread);
   g_assert_no_error(job.error);
+  peers.exchange();
 
-  write_all(G_IO_STREAM(server), "after starttls", 14);
-  g_assert_true(read_exactly(G_IO_STREAM(client), 14) == "after starttls");
-  write_all(G_IO_STREAM(client), "and back", 8);
-  g_assert_true(read_exactly(G_IO_STREAM(server), 8) == "and back");
-
-  g_object_unref(server);
   g_object_unref(wrapper);
   g_object_unref(simple);
   g_object_unref(buffered);
-  g_object_unref(client);
-  g_object_unref(identity);
-  g_object_unref(server_base);
-  g_object_unref(client_base);
-  g_object_unref(cert);
-  g_object_unref(db);
 }
 
-// The same with a pollable base holding the bytes read past the line, and
-// async handshakes on both ends: the connection must read through the
-// wrapper's stream (which serves those bytes first), not from the socket
-// under it, although the socket itself could be read directly.
+// The same with a pollable base that serves the bytes read past the line
+// first, and async handshakes on both ends: the connection must read
+// through the wrapper's stream, not from the socket under it, although that
+// socket could be read directly. Fails if the transport bypasses a wrapper.
 void test_starttls_pollable_wrapper()
 {
-  Listener listener;
-  GTlsDatabase *db = ca_database();
-  GTlsCertificate *cert = server_certificate();
-  GIOStream *client_base = connect_loopback(listener.port);
-  GIOStream *server_base = listener.accept();
-  GSocket *server_socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(server_base));
-
-  write_all(client_base, "STARTTLS\n", 9);
-  GSocketConnectable *identity = localhost_identity(listener.port);
-  GTlsConnection *client = new_client(client_base, identity, db);
+  StarttlsPeers peers;
   AsyncResult client_result, server_result;
-  g_tls_connection_handshake_async(client, G_PRIORITY_DEFAULT, nullptr, on_handshake, &client_result);
-  g_assert_true(iterate_until([&] { return g_socket_get_available_bytes(server_socket) >= 9 + 5; }, 5000));
+  g_tls_connection_handshake_async(peers.client, G_PRIORITY_DEFAULT, nullptr, on_handshake, &client_result);
+  g_assert_true(iterate_until([&] { return peers.client_hello_arrived(); }, 5000));
 
   // The server's line reader takes everything there is, line and ClientHello.
   char data[4096];
   GError *error = nullptr;
-  gssize got = g_socket_receive(server_socket, data, sizeof data, nullptr, &error);
+  gssize got = g_socket_receive(peers.server_socket, data, sizeof data, nullptr, &error);
   g_assert_no_error(error);
   g_assert_cmpint(got, >, 9 + 5);
   g_assert_cmpmem(data, 9, "STARTTLS\n", 9);
   auto *prefixed = static_cast<PrefixInputStream *>(g_object_new(prefix_input_stream_get_type(), nullptr));
-  prefixed->base = G_INPUT_STREAM(g_object_ref(g_io_stream_get_input_stream(server_base)));
+  prefixed->base = G_INPUT_STREAM(g_object_ref(g_io_stream_get_input_stream(peers.server_base)));
   prefixed->prefix->assign(data + 9, static_cast<size_t>(got) - 9);
 
-  GIOStream *simple = g_simple_io_stream_new(G_INPUT_STREAM(prefixed), g_io_stream_get_output_stream(server_base));
-  GSocketConnection *wrapper = g_tcp_wrapper_connection_new(simple, server_socket);
-  GTlsConnection *server = new_server(G_IO_STREAM(wrapper), cert);
-  g_tls_connection_handshake_async(server, G_PRIORITY_DEFAULT, nullptr, on_handshake, &server_result);
+  GIOStream *simple = g_simple_io_stream_new(G_INPUT_STREAM(prefixed), g_io_stream_get_output_stream(peers.server_base));
+  GSocketConnection *wrapper = g_tcp_wrapper_connection_new(simple, peers.server_socket);
+  peers.make_server(G_IO_STREAM(wrapper));
+  g_tls_connection_handshake_async(peers.server, G_PRIORITY_DEFAULT, nullptr, on_handshake, &server_result);
   g_assert_true(iterate_until([&] { return client_result.done && server_result.done; }, 10000));
   g_assert_no_error(client_result.error);
   g_assert_no_error(server_result.error);
+  peers.exchange();
 
-  write_all(G_IO_STREAM(server), "after starttls", 14);
-  g_assert_true(read_exactly(G_IO_STREAM(client), 14) == "after starttls");
-  write_all(G_IO_STREAM(client), "and back", 8);
-  g_assert_true(read_exactly(G_IO_STREAM(server), 8) == "and back");
-
-  g_object_unref(server);
   g_object_unref(wrapper);
   g_object_unref(simple);
   g_object_unref(prefixed);
-  g_object_unref(client);
-  g_object_unref(identity);
-  g_object_unref(server_base);
-  g_object_unref(client_base);
-  g_object_unref(cert);
-  g_object_unref(db);
 }
 
 // ---------------------------------------------------------------------------
