@@ -176,6 +176,9 @@ private:
   void end_io(Side side);
   // Recomputes read_open_ and write_open_; with mutex_ held.
   void refresh_gate();
+  // Closes the directions given for I/O; with mutex_ held. True when the
+  // caller is to send close_notify (once per connection, after a handshake).
+  bool close_directions(bool read, bool write);
   // The gate's fast path for a write: true when the write may start.
   bool try_open_write();
   // Marks a renegotiation the server started as running inside reads

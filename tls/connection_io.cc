@@ -370,13 +370,7 @@ bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, 
                           _("Cannot close the connection from inside its own handshake"));
       return false;
     }
-    if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
-      send_bye = true;
-      sent_close_notify_ = true;
-    }
-    read_closed_ = read_closed_ || read;
-    write_closed_ = write_closed_ || write;
-    refresh_gate();
+    send_bye = close_directions(read, write);
   }
   if (!send_bye)
     return true;
@@ -391,18 +385,24 @@ void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
   bool send_bye = false;
   {
     std::lock_guard lock(mutex_);
-    if (write && !write_closed_ && handshake_state_ == HandshakeState::Done && !sent_close_notify_) {
-      send_bye = true;
-      sent_close_notify_ = true;
-    }
-    read_closed_ = read_closed_ || read;
-    write_closed_ = write_closed_ || write;
-    refresh_gate();
+    send_bye = close_directions(read, write);
   }
   Step step = [this, send_bye](GError **e) {
     return send_bye ? close_notify_step(e) : StepResult::Done;
   };
   drive_async(*transport_, std::move(step), io_priority, cancellable, std::move(done));
+}
+
+bool ConnectionCore::close_directions(bool read, bool write)
+{
+  bool send_bye = write && !write_closed_ && handshake_state_ == HandshakeState::Done &&
+                  !sent_close_notify_;
+  if (send_bye)
+    sent_close_notify_ = true;
+  read_closed_ = read_closed_ || read;
+  write_closed_ = write_closed_ || write;
+  refresh_gate();
+  return send_bye;
 }
 
 void ConnectionCore::mark_closed()
