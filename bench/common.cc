@@ -113,6 +113,13 @@ double cpu_s()
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
+double thread_cpu_s()
+{
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 long rss_kib() { return status_field("VmRSS"); }
 
 int thread_count() { return static_cast<int>(status_field("Threads")); }

@@ -60,8 +60,27 @@ std::string to_json(const Result &r, const std::string &backend);
 
 // Monotonic seconds.
 double now_s();
+
+// What a datagram receiver thread counts while another thread sends: on a
+// cache line of its own, so the receiver's writes do not make the sender's
+// stack (where these would otherwise sit) miss the cache on every datagram.
+struct alignas(64) DatagramTally {
+  long received = 0;
+  double first = 0, last = 0;  // now_s() of the first and the last datagram
+
+  void count()
+  {
+    last = now_s();
+    if (received++ == 0)
+      first = last;
+  }
+  // Datagrams per second from the first to the last.
+  double rate() const { return received > 1 ? (received - 1) / (last - first) : 0; }
+};
 // CPU time (user + system) of the whole process, in seconds.
 double cpu_s();
+// CPU time (user + system) of the calling thread, in seconds.
+double thread_cpu_s();
 // Resident set size of this process in KiB (VmRSS).
 long rss_kib();
 // Threads of this process (Threads: in /proc/self/status).

@@ -205,8 +205,7 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
   }
   GCancellable *cancel = g_cancellable_new();
   std::atomic<bool> sender_done{false};
-  long received = 0;
-  double first = 0, last = 0;
+  DatagramTally tally;
   std::thread server([&, fd = fds[1]] {
     GDatagramBased *conn = dtls_server(fd, cert, nullptr);
     if (handshake(conn, cancel, nullptr)) {
@@ -217,9 +216,7 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
         bool timed_out = e && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
         g_clear_error(&e);
         if (n > 0) {
-          last = now_s();
-          if (received++ == 0)
-            first = last;
+          tally.count();
         } else if (!timed_out || sender_done.load()) {
           break;
         }
@@ -233,18 +230,21 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
   long sent = 0;
   if (handshake(conn, cancel, &e)) {
     std::vector<char> buf(1200, 'd');
+    double cpu0 = thread_cpu_s();
     double deadline = now_s() + lim.seconds;
     while (sent < lim.max_count && now_s() < deadline && send_one(conn, buf.data(), buf.size(), cancel, &e))
       sent++;
+    if (sent > 0)
+      r.number("sender_cpu_us_per_datagram", (thread_cpu_s() - cpu0) * 1e6 / sent);
   }
   sender_done.store(true);
   if (e)
     r.note = "stopped by error: " + take_message(&e);
   server.join();
   close_and_unref(conn);
-  r.value = received > 1 ? (received - 1) / (last - first) : 0;
+  r.value = tally.rate();
   r.number("sent", sent);
-  r.number("received", received);
+  r.number("received", tally.received);
   return r;
 }
 

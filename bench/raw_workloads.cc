@@ -409,8 +409,7 @@ Result dtls_datagrams(Limits lim)
     return r;
   }
   std::atomic<bool> sender_done{false};
-  long received = 0;
-  double first = 0, last = 0;
+  DatagramTally tally;
   const double far = now_s() + lim.seconds + 30;
   std::thread server([&, fd = fds[1]] {
     gnutls_session_t s = raw::make_session(fd, {.server = true, .dtls = true});
@@ -419,9 +418,7 @@ Result dtls_datagrams(Limits lim)
       for (;;) {
         size_t got = 0;
         if (raw::recv_some(s, fd, buf.data(), buf.size(), now_s() + 0.1, &got)) {
-          last = now_s();
-          if (received++ == 0)
-            first = last;
+          tally.count();
         } else if (sender_done.load() || now_s() > far) {
           break;
         }
@@ -433,18 +430,21 @@ Result dtls_datagrams(Limits lim)
   long sent = 0;
   if (raw::handshake(s, fds[0], far) == 0) {
     std::vector<char> buf(1200, 'd');
+    double cpu0 = thread_cpu_s();
     double deadline = now_s() + lim.seconds;
     while (sent < lim.max_count && now_s() < deadline && raw::send_all(s, fds[0], buf.data(), buf.size(), far))
       sent++;
+    if (sent > 0)
+      r.number("sender_cpu_us_per_datagram", (thread_cpu_s() - cpu0) * 1e6 / sent);
   } else {
     r.note = "handshake failed";
   }
   sender_done.store(true);
   server.join();
   raw::finish(s, fds[0]);
-  r.value = received > 1 ? (received - 1) / (last - first) : 0;
+  r.value = tally.rate();
   r.number("sent", sent);
-  r.number("received", received);
+  r.number("received", tally.received);
   return r;
 }
 

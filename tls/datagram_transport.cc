@@ -447,6 +447,10 @@ bool DatagramTransport::base_ready(Wait what)
 bool DatagramTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error)
 {
   GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+  // A socket without a GIO timeout is polled directly (see
+  // CancellableWakeup); a closed one gets GIO's own error.
+  if (socket_ && g_socket_get_timeout(socket_) == 0 && !g_socket_is_closed(socket_))
+    return wakeup_.wait_fd(socket_fd_, cond, timeout_us, cancellable, error);
   wakeup_.hold(cancellable);
   return g_datagram_based_condition_wait(base_, cond, timeout_us, cancellable, error);
 }

@@ -317,6 +317,8 @@ bool StreamTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancellab
 {
   if (socket_) {
     GIOCondition cond = what == Wait::Readable ? G_IO_IN : G_IO_OUT;
+    if (int fd = direct_fd(); fd >= 0)
+      return wakeup_.wait_fd(fd, cond, timeout_us, cancellable, error);
     wakeup_.hold(cancellable);
     return g_socket_condition_timed_wait(socket_, cond, timeout_us, cancellable, error);
   }
