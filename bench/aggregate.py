@@ -168,6 +168,18 @@ def main():
                 a = sum(r.get("attempts") or 0 for r in rs)
                 if a:
                     bits.append(f"{int(c)} of {int(a)} handshakes completed within the bound")
+            if w == "dtls-dgram" and b == "raw":
+                floor = [r.get("through_gio_value") for r in rs]
+                if any(v is not None for v in floor):
+                    f_raw = [f / r["value"] if f is not None and r.get("value") else None for f, r in zip(floor, rs)]
+                    ours = ratios(w, "raw", key="value")
+                    o_f = [o * x / f if None not in (o, f, x) and f else None
+                           for o, f, x in zip(ours, floor, [r.get("value") for r in rs])] if len(ours) == len(rs) else []
+                    bits.append(f"through GIO's GDatagramBased calls with no backend work "
+                                f"(bench/raw_datagram_based.h) {cell(floor)} datagrams/s, "
+                                f"{cell(f_raw)}× raw: GIO's own share")
+                    if o_f:
+                        bits.append(f"ours/that {cell(o_f)}×")
             if w.startswith("bulk") and rs[0].get("ciphersuite"):
                 bits.append(f"{rs[0].get('protocol')} {rs[0]['ciphersuite']}")
             notes_seen = sorted({r.get("note") for r in rs if r.get("note")})
