@@ -174,6 +174,12 @@ private:
   // nonblocking and it must wait; *out_wait then says for what).
   bool begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait, GError **error);
   void end_io(Side side);
+  // Runs a record read's or write's `step` to its end: its first step in
+  // place (first_step), then the driver, sync or nonblocking, if that did
+  // not finish it. False with an error as drive_sync and drive_nonblocking.
+  template <typename F>
+  bool run_record_step(F &step, bool blocking, Wait *out_wait, gint64 timeout_us, GCancellable *cancellable,
+                       GError **error);
   // Recomputes read_open_ and write_open_; with mutex_ held.
   void refresh_gate();
   // Closes the directions given for I/O; with mutex_ held. True when the

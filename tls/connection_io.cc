@@ -196,6 +196,26 @@ void ConnectionCore::set_peer_renegotiation(bool running)
   }
 }
 
+template <typename F>
+bool ConnectionCore::run_record_step(F &step, bool blocking, Wait *out_wait, gint64 timeout_us,
+                                     GCancellable *cancellable, GError **error)
+{
+  bool step_done = false;
+  switch (first_step(*transport_, step, cancellable, error)) {
+  case FirstStep::Complete:
+    return true;
+  case FirstStep::Failed:
+    return false;
+  case FirstStep::Flush:
+    step_done = true;
+    break;
+  case FirstStep::Drive:
+    break;
+  }
+  return blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error, step_done)
+                  : drive_nonblocking(*transport_, step, out_wait, error, step_done);
+}
+
 gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellable *cancellable,
                             GError **error, gint64 timeout_us)
 {
@@ -252,8 +272,7 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
       }
     }
   };
-  bool ok = blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error)
-                     : drive_nonblocking(*transport_, step, &wait, error);
+  bool ok = run_record_step(step, blocking, &wait, timeout_us, cancellable, error);
   end_io(Side::Read);
   return ok ? result : -1;
 }
@@ -287,8 +306,7 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
       return StepResult::Failed;
     }
   };
-  bool ok = blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error)
-                     : drive_nonblocking(*transport_, step, &wait, error);
+  bool ok = run_record_step(step, blocking, &wait, timeout_us, cancellable, error);
   if (ok && !blocking)
     flush_in_background(*transport_, owner_);
   end_io(Side::Write);

@@ -162,9 +162,9 @@ void AsyncRun::resume()
 }  // namespace
 
 bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancellable *cancellable,
-                GError **error)
+                GError **error, bool step_done)
 {
-  bool stepped_to_done = false;
+  bool stepped_to_done = step_done;
   for (;;) {
     Wait wait = Wait::Readable;
     switch (advance(transport, step, stepped_to_done, cancellable, &wait, error)) {
@@ -192,9 +192,9 @@ bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancella
   }
 }
 
-bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error)
+bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error, bool step_done)
 {
-  bool stepped_to_done = false;
+  bool stepped_to_done = step_done;
   switch (advance(transport, step, stepped_to_done, nullptr, out_wait, error)) {
   case Progress::Complete:
     return true;

@@ -41,14 +41,58 @@ private:
   StepResult (*call_)(void *object, GError **error);
 };
 
+// Pushes out whatever output is buffered, giving up at the first wait; used
+// after a failure to deliver the alert GnuTLS queued without delaying the
+// caller.
+void flush_best_effort(Transport &transport);
+
 // Runs `step` to completion, waiting synchronously. `timeout_us` bounds each
-// wait (-1: the transport's own timeout).
+// wait (-1: the transport's own timeout). With `step_done` the step has
+// completed already (see first_step) and only its output is left to flush.
 bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancellable *cancellable,
-                GError **error);
+                GError **error, bool step_done = false);
 
 // Runs `step` as far as it goes without waiting. False with
-// G_IO_ERROR_WOULD_BLOCK (and *out_wait set) when it must wait.
-bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error);
+// G_IO_ERROR_WOULD_BLOCK (and *out_wait set) when it must wait. `step_done`
+// as for drive_sync.
+bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error,
+                       bool step_done = false);
+
+// Where running an operation's first step in place left it.
+enum class FirstStep {
+  Complete,  // done, nothing left to flush
+  Failed,    // *error is set
+  Flush,     // done; drive with step_done to flush its output
+  Drive,     // not done (or not tried): drive it as usual
+};
+
+// Runs `step` once in the caller's frame, as the driver's first pass would,
+// when nothing is queued ahead of it and `cancellable` has not fired. A
+// record on an established connection, the usual operation, is one step:
+// done here it skips the driver's loop and the call through StepRef, which
+// measurably costs per datagram (docs/performance.md).
+template <typename F>
+FirstStep first_step(Transport &transport, F &step, GCancellable *cancellable, GError **error)
+{
+  if (transport.has_pending_output() || (cancellable && g_cancellable_is_cancelled(cancellable)))
+    return FirstStep::Drive;
+  StepResult result = step(error);
+  transport.after_step();
+  switch (result) {
+  case StepResult::Done:
+    return transport.has_pending_output() ? FirstStep::Flush : FirstStep::Complete;
+  case StepResult::Failed:
+    flush_best_effort(transport);
+    return FirstStep::Failed;
+  case StepResult::Again:
+    if (!transport.has_io_error())
+      return FirstStep::Drive;
+    // A recoverable transport error (timeout, cancellation) GnuTLS saw as "again".
+    g_propagate_error(error, transport.take_io_error());
+    return FirstStep::Failed;
+  }
+  return FirstStep::Drive;
+}
 
 // Runs `step` asynchronously on the thread-default main context; `done` is
 // called exactly once, from that context, never from inside this call.
@@ -57,10 +101,6 @@ using DoneFn = std::function<void(GError *error)>;
 void drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
                  DoneFn done);
 
-// Pushes out whatever output is buffered, giving up at the first wait; used
-// after a failure to deliver the alert GnuTLS queued without delaying the
-// caller.
-void flush_best_effort(Transport &transport);
 
 // Schedules the flush of output a completed nonblocking operation left
 // buffered, on the thread-default main context; `keepalive` is held until it
