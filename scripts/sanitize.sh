@@ -89,7 +89,8 @@ for step in $steps; do
     # renegotiation, and with TLS 1.2's real renegotiation, which the gate's
     # writer handshake with a peer renegotiation must survive; libtsan
     # preloaded, as for asan-peer), our sync echo
-    # with a server thread, handshake cancellation from another thread, and
+    # with a server thread, a reader blocked while the application drops the
+    # connection, handshake cancellation from another thread, and
     # DTLS with one thread per side. One path per run: GLib prints a TAP
     # plan per -p. gcc, not clang: clang 14's shared TSan runtime cannot be
     # preloaded (docs/robustness.md, Findings).
@@ -101,6 +102,7 @@ for step in $steps; do
         gn-connection-tls12:/tls/gnutls/connection/simultaneous-async-rehandshake \
         gn-connection-tls12:/tls/gnutls/connection/simultaneous-sync-rehandshake \
         test-connection:/connection/tls1.3/sync-echo \
+        test-connection:/connection/tls1.3/streams-outlive-connection \
         test-connection:/connection/tls1.2/sync-echo \
         test-connection:/connection/tls1.3/cancel/sync-handshake \
         test-dtls:/dtls/sync/two-threads; do

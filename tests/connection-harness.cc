@@ -168,8 +168,8 @@ Pair::Pair(Listener &listener, GTlsDatabase *db, GTlsCertificate *cert)
 
 Pair::~Pair()
 {
-  g_object_unref(client);
-  g_object_unref(server);
+  g_clear_object(&client);
+  g_clear_object(&server);
 }
 
 void on_handshake(GObject *source, GAsyncResult *result, gpointer data)

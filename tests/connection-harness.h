@@ -7,6 +7,8 @@
 
 #include <gio/gio.h>
 
+#include <atomic>
+
 #include <string>
 #include <vector>
 
@@ -69,7 +71,9 @@ class Watchdog {
   gint64 deadline_;
   GMutex mutex_;
   GCond cond_;
-  bool stop_ = false;
+  // Atomic as well as under mutex_: ThreadSanitizer does not see GLib's
+  // futex-based GMutex as synchronization.
+  std::atomic<bool> stop_{false};
   GThread *thread_ = nullptr;
 };
 

@@ -302,6 +302,80 @@ void test_sync_echo()
 }
 
 // ---------------------------------------------------------------------------
+// Streams kept after their connection
+
+struct BlockedReader {
+  GInputStream *in;
+  gssize n = 0;
+  GError *error = nullptr;
+};
+
+gpointer blocked_reader_main(gpointer data)
+{
+  auto *r = static_cast<BlockedReader *>(data);
+  char buf[16];
+  r->n = g_input_stream_read(r->in, buf, sizeof buf, nullptr, &r->error);
+  return nullptr;
+}
+
+// The application keeps the client's streams and drops its last reference
+// to the connection while another thread is blocked reading. That read holds
+// the connection: it gets the server's byte. The connection goes when the
+// read returns (its close_notify reaches the server), and the kept streams
+// then fail with G_IO_ERROR_CLOSED instead of touching freed memory.
+void test_streams_outlive_connection()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  Pair pair(listener, db, cert);
+  handshake_both_ok(pair);
+  GInputStream *in = G_INPUT_STREAM(g_object_ref(g_io_stream_get_input_stream(G_IO_STREAM(pair.client))));
+  GOutputStream *out = G_OUTPUT_STREAM(g_object_ref(g_io_stream_get_output_stream(G_IO_STREAM(pair.client))));
+
+  BlockedReader reader{in};
+  GThread *thread = g_thread_new("blocked-reader", blocked_reader_main, &reader);
+  g_usleep(100 * 1000);  // let it block (if it starts late, its read fails CLOSED: see below)
+  g_clear_object(&pair.client);
+  write_all(G_IO_STREAM(pair.server), "x", 1);
+  g_thread_join(thread);
+  if (reader.error) {
+    g_test_message("the reader started after the connection went: %s", reader.error->message);
+    g_assert_error(reader.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+    g_clear_error(&reader.error);
+  } else {
+    g_assert_cmpint(reader.n, ==, 1);
+  }
+
+  // The connection is gone and was closed: the server sees close_notify.
+  char buf[16];
+  GError *error = nullptr;
+  Watchdog watchdog(20000);
+  g_assert_cmpint(g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(pair.server)), buf, sizeof buf,
+                                      watchdog.cancellable(), &error),
+                  ==, 0);
+  g_assert_no_error(error);
+
+  g_assert_cmpint(g_input_stream_read(in, buf, sizeof buf, nullptr, &error), ==, -1);
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error(&error);
+  g_assert_cmpint(g_output_stream_write(out, "y", 1, nullptr, &error), ==, -1);
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error(&error);
+  g_assert_true(g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(in)));
+  g_assert_cmpint(g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(in), buf, sizeof buf, nullptr,
+                                                           &error),
+                  ==, -1);
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error(&error);
+
+  g_object_unref(in);
+  g_object_unref(out);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
+// ---------------------------------------------------------------------------
 // STARTTLS over a wrapper connection whose input is already buffered
 
 // Both ends of a loopback pair after the client sent a plaintext
@@ -1279,6 +1353,7 @@ struct TestDef {
 
 const TestDef kTests[] = {
     {"sync-echo", test_sync_echo},
+    {"streams-outlive-connection", test_streams_outlive_connection},
     {"starttls/buffered-wrapper", test_starttls_buffered_wrapper},
     {"starttls/pollable-wrapper", test_starttls_pollable_wrapper},
     {"async-handshake", test_async_handshake},

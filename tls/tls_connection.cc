@@ -127,6 +127,10 @@ static void gtg_tls_connection_initable_init(GInitableIface *iface) noexcept
 static void gtg_tls_connection_dispose(GObject *object) noexcept
 {
   GtgTlsConnection *self = self_of(object);
+  if (self->tls_input)
+    gtg_tls_input_stream_detach(self->tls_input);
+  if (self->tls_output)
+    gtg_tls_output_stream_detach(self->tls_output);
   g_clear_object(&self->tls_input);
   g_clear_object(&self->tls_output);
   G_OBJECT_CLASS(gtg_tls_connection_parent_class)->dispose(object);

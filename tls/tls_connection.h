@@ -36,6 +36,10 @@ ConnectionCore *tls_connection_core(gpointer object);
 
 }  // namespace gtg
 
-// The input and output streams of a TLS connection.
+// The input and output streams of a TLS connection. They do not keep `conn`
+// alive; its dispose detaches them, after which their calls fail with
+// G_IO_ERROR_CLOSED.
 GInputStream *gtg_tls_input_stream_new(GtgTlsConnection *conn);
 GOutputStream *gtg_tls_output_stream_new(GtgTlsConnection *conn);
+void gtg_tls_input_stream_detach(GInputStream *stream);
+void gtg_tls_output_stream_detach(GOutputStream *stream);
