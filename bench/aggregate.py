@@ -10,7 +10,7 @@ import sys
 
 BACKENDS = ["ours", "glib-networking", "raw"]
 ORDER = ["bulk-tls13", "bulk-tls12", "pingpong", "hs-ecdsa", "hs-rsa", "resumed",
-         "conc-256", "conc-1000", "conc-10000", "idle-mem", "dtls-hs", "dtls-dgram", "dtls-loss"]
+         "conc-256", "conc-1000", "conc-10000", "idle-mem", "dtls-hs", "dtls-dgram", "dtls-send", "dtls-loss"]
 # workload -> (comparison, threshold against ours/raw); None: reported only
 TARGETS = {
     "bulk-tls13": (">=", 0.97),
@@ -168,7 +168,7 @@ def main():
                 a = sum(r.get("attempts") or 0 for r in rs)
                 if a:
                     bits.append(f"{int(c)} of {int(a)} handshakes completed within the bound")
-            if w == "dtls-dgram" and b == "raw":
+            if w in ("dtls-dgram", "dtls-send") and b == "raw":
                 floor = [r.get("through_gio_value") for r in rs]
                 if any(v is not None for v in floor):
                     f_raw = [f / r["value"] if f is not None and r.get("value") else None for f, r in zip(floor, rs)]
@@ -176,7 +176,7 @@ def main():
                     o_f = [o * x / f if None not in (o, f, x) and f else None
                            for o, f, x in zip(ours, floor, [r.get("value") for r in rs])] if len(ours) == len(rs) else []
                     bits.append(f"through GIO's GDatagramBased calls with no backend work "
-                                f"(bench/raw_datagram_based.h) {cell(floor)} datagrams/s, "
+                                f"(bench/raw_datagram_based.h) {cell(floor)} {rs[0].get('unit', '')}, "
                                 f"{cell(f_raw)}× raw: GIO's own share")
                     if o_f:
                         bits.append(f"ours/that {cell(o_f)}×")

@@ -47,6 +47,14 @@ struct Result {
   std::vector<std::pair<std::string, std::string>> texts;
 
   void number(const char *key, double v) { numbers.emplace_back(key, v); }
+  // The number recorded under `key`, or `otherwise`.
+  double value_of(const std::string &key, double otherwise) const
+  {
+    for (const auto &[k, v] : numbers)
+      if (k == key)
+        return v;
+    return otherwise;
+  }
   void text(const char *key, std::string v) { texts.emplace_back(key, std::move(v)); }
   void unavailable(std::string why)
   {

@@ -25,7 +25,8 @@ const std::vector<const char *> &workload_names()
 {
   static const std::vector<const char *> names = {
       "bulk-tls13", "bulk-tls12", "pingpong",  "hs-ecdsa",   "hs-rsa",  "resumed",   "conc-256",
-      "conc-1000",  "conc-10000", "idle-mem",  "dtls-hs",    "dtls-dgram", "dtls-loss",
+      "conc-1000",  "conc-10000", "idle-mem",  "dtls-hs",    "dtls-dgram", "dtls-send",
+      "dtls-loss",
   };
   return names;
 }
@@ -55,7 +56,7 @@ Limits limits_for(const std::string &name, bool quick)
     return {12, 0};
   if (name == "dtls-hs")
     return {2.0 * scale, 20000};
-  if (name == "dtls-dgram")
+  if (name == "dtls-dgram" || name == "dtls-send")
     return {1.0 * scale, 5000000};
   if (name == "dtls-loss")
     return {quick ? 5.0 : 8.0, 12};
@@ -89,6 +90,8 @@ const char *describe(const std::string &name)
     return "sequential sync DTLS handshakes over connected UDP pairs";
   if (name == "dtls-dgram")
     return "1200-byte DTLS datagrams received per second";
+  if (name == "dtls-send")
+    return "1200-byte DTLS datagrams sent per second of the sender's CPU time, nothing read";
   if (name == "dtls-loss")
     return "DTLS handshake time through a relay dropping 20% each way (median)";
   return "";
