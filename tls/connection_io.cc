@@ -202,14 +202,14 @@ bool ConnectionCore::run_record_step(F &step, bool blocking, Wait *out_wait, gin
 {
   bool step_done = false;
   switch (first_step(*transport_, step, cancellable, error)) {
-  case FirstStep::Complete:
+  case StepOutcome::Complete:
     return true;
-  case FirstStep::Failed:
+  case StepOutcome::Failed:
     return false;
-  case FirstStep::Flush:
+  case StepOutcome::Flush:
     step_done = true;
     break;
-  case FirstStep::Drive:
+  case StepOutcome::Again:
     break;
   }
   return blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error, step_done)

@@ -84,23 +84,16 @@ Progress advance(Transport &transport, StepRef step, bool &stepped_to_done,
     }
     if (stepped_to_done)
       return Progress::Complete;
-    StepResult result = step(error);
-    transport.after_step();
-    switch (result) {
-    case StepResult::Done:
+    switch (conclude_step(transport, step(error), error)) {
+    case StepOutcome::Complete:  // the usual case: nothing left to flush
       stepped_to_done = true;
-      if (!transport.has_pending_output())
-        return Progress::Complete;  // the usual case: nothing left to flush
+      return Progress::Complete;
+    case StepOutcome::Flush:
+      stepped_to_done = true;
       continue;
-    case StepResult::Failed:
-      flush_best_effort(transport);
+    case StepOutcome::Failed:
       return Progress::Failed;
-    case StepResult::Again:
-      if (transport.has_io_error()) {
-        // A recoverable transport error (timeout, cancellation) GnuTLS saw as "again".
-        g_propagate_error(error, transport.take_io_error());
-        return Progress::Failed;
-      }
+    case StepOutcome::Again:
       if (transport.has_pending_output() || transport.has_buffered_input())
         continue;
       *out_wait = Wait::Readable;

@@ -58,40 +58,47 @@ bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancella
 bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GError **error,
                        bool step_done = false);
 
-// Where running an operation's first step in place left it.
-enum class FirstStep {
+// What a step's result means for its operation. The transport is told of
+// the step (after_step) here; shared by the driver's loop and first_step.
+enum class StepOutcome {
   Complete,  // done, nothing left to flush
-  Failed,    // *error is set
-  Flush,     // done; drive with step_done to flush its output
-  Drive,     // not done (or not tried): drive it as usual
+  Failed,    // *error is set (the alert GnuTLS queued was pushed, best effort)
+  Flush,     // done; its output is left to flush
+  Again,     // GnuTLS must be called again once the transport is ready
 };
 
-// Runs `step` once in the caller's frame, as the driver's first pass would,
-// when nothing is queued ahead of it and `cancellable` has not fired. A
-// record on an established connection, the usual operation, is one step:
-// done here it skips the driver's loop and the call through StepRef, which
-// measurably costs per datagram (docs/performance.md).
-template <typename F>
-FirstStep first_step(Transport &transport, F &step, GCancellable *cancellable, GError **error)
+inline StepOutcome conclude_step(Transport &transport, StepResult result, GError **error)
 {
-  if (transport.has_pending_output() || (cancellable && g_cancellable_is_cancelled(cancellable)))
-    return FirstStep::Drive;
-  StepResult result = step(error);
   transport.after_step();
   switch (result) {
   case StepResult::Done:
-    return transport.has_pending_output() ? FirstStep::Flush : FirstStep::Complete;
+    return transport.has_pending_output() ? StepOutcome::Flush : StepOutcome::Complete;
   case StepResult::Failed:
     flush_best_effort(transport);
-    return FirstStep::Failed;
+    return StepOutcome::Failed;
   case StepResult::Again:
     if (!transport.has_io_error())
-      return FirstStep::Drive;
+      return StepOutcome::Again;
     // A recoverable transport error (timeout, cancellation) GnuTLS saw as "again".
     g_propagate_error(error, transport.take_io_error());
-    return FirstStep::Failed;
+    return StepOutcome::Failed;
   }
-  return FirstStep::Drive;
+  return StepOutcome::Again;
+}
+
+// Runs `step` once in the caller's frame, as the driver's first pass would,
+// when nothing is queued ahead of it and `cancellable` has not fired (else
+// Again, having done nothing). A record on an established connection, the
+// usual operation, is one step: done here it skips the driver's loop and the
+// call through StepRef, which measurably costs per datagram
+// (docs/performance.md). After Flush, drive with step_done; after Again,
+// drive as usual.
+template <typename F>
+StepOutcome first_step(Transport &transport, F &step, GCancellable *cancellable, GError **error)
+{
+  if (transport.has_pending_output() || (cancellable && g_cancellable_is_cancelled(cancellable)))
+    return StepOutcome::Again;
+  return conclude_step(transport, step(error), error);
 }
 
 // Runs `step` asynchronously on the thread-default main context; `done` is
@@ -100,7 +107,6 @@ FirstStep first_step(Transport &transport, F &step, GCancellable *cancellable, G
 using DoneFn = std::function<void(GError *error)>;
 void drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
                  DoneFn done);
-
 
 // Schedules the flush of output a completed nonblocking operation left
 // buffered, on the thread-default main context; `keepalive` is held until it
