@@ -235,23 +235,24 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim, bool recei
   GError *e = nullptr;
   GDatagramBased *conn = dtls_client(fds[0], db, &e);
   long sent = 0;
+  double sender_us = 0;  // CPU per datagram of the sending thread
   if (handshake(conn, cancel, &e)) {
     std::vector<char> buf(1200, 'd');
     double cpu0 = thread_cpu_s();
     double deadline = now_s() + lim.seconds;
     while (sent < lim.max_count && now_s() < deadline && send_one(conn, buf.data(), buf.size(), cancel, &e))
       sent++;
-    if (sent > 0)
-      r.number("sender_cpu_us_per_datagram", (thread_cpu_s() - cpu0) * 1e6 / sent);
+    if (sent > 0) {
+      sender_us = (thread_cpu_s() - cpu0) * 1e6 / sent;
+      r.number("sender_cpu_us_per_datagram", sender_us);
+    }
   }
   sender_done.store(true);
   if (e)
     r.note = "stopped by error: " + take_message(&e);
   server.join();
   close_and_unref(conn);
-  r.value = tally.rate();
-  if (!receive)
-    r.value = r.value_of("sender_cpu_us_per_datagram", 0) > 0 ? 1e6 / r.value_of("sender_cpu_us_per_datagram", 0) : 0;
+  r.value = receive ? tally.rate() : sender_us > 0 ? 1e6 / sender_us : 0;
   r.number("sent", sent);
   r.number("received", tally.received);
   return r;
