@@ -14,6 +14,7 @@
 
 #include "certificate.h"
 
+#include "app_calls.h"
 #include "chain_verifier.h"
 #include "gtype_macros.h"
 
@@ -717,7 +718,7 @@ int ask_pin(void *userdata, int attempt, const char *token_url, const char *toke
       g_tls_password_new(password_flags_for(attempt, pin_flags), description));
   GError *raw_error = nullptr;
   GTlsInteractionResult result =
-      g_tls_interaction_invoke_ask_password(interaction.get(), password.get(), nullptr, &raw_error);
+      interaction_ask_password(interaction.get(), password.get(), nullptr, &raw_error);
   ErrorPtr error(raw_error);
   if (result != G_TLS_INTERACTION_HANDLED) {
     if (error)

@@ -8,6 +8,7 @@
 // in connection_core.h.
 #include "connection_core.h"
 
+#include "app_calls.h"
 #include "certificate.h"
 #include "database.h"
 #include "peer_chain_cache.h"
@@ -42,9 +43,8 @@ int ConnectionCore::verify_peer()
     std::string memo = verification_cache_key(database.get(), purpose, identity, certs, n);
     if (!verification_cache_lookup(memo, &errors)) {
       GError *verify_error = nullptr;
-      errors = g_tls_database_verify_chain(database.get(), peer, purpose, identity,
-                                           interaction.get(), G_TLS_DATABASE_VERIFY_NONE,
-                                           op_cancellable_, &verify_error);
+      errors = database_verify_chain(database.get(), peer, purpose, identity, interaction.get(),
+                                     op_cancellable_, &verify_error);
       if (verify_error) {
         g_debug("Connection %u: certificate verification failed: %s", id_, verify_error->message);
         g_error_free(verify_error);
@@ -157,9 +157,8 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
     g_object_notify(owner_, "accepted-cas");
     if (!certificate && interaction && G_IS_TLS_CONNECTION(owner_)) {
       GError *error = nullptr;
-      GTlsInteractionResult r = g_tls_interaction_invoke_request_certificate(
-          interaction.get(), G_TLS_CONNECTION(owner_), G_TLS_CERTIFICATE_REQUEST_NONE,
-          op_cancellable_, &error);
+      GTlsInteractionResult r = interaction_request_certificate(
+          interaction.get(), G_TLS_CONNECTION(owner_), op_cancellable_, &error);
       if (error) {
         g_debug("Connection %u: certificate request through the interaction failed: %s", id_,
                 error->message);

@@ -7,12 +7,15 @@
 #include "connection_core.h"
 
 #include "database.h"
+#include "handshake_fiber.h"
 #include "session_cache.h"
 
 #include <glib/gi18n-lib.h>
 #include <gnutls/dtls.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 
 namespace gtg {
 
@@ -117,6 +120,7 @@ ConnectionCore::~ConnectionCore()
 {
   session_.reset();  // before the transport its callbacks point at
   std::lock_guard lock(mutex_);
+  g_clear_pointer(&background_context_, g_main_context_unref);
   for (GSource *s : gate_sources_)
     g_source_unref(s);
 }
@@ -293,6 +297,15 @@ StepResult ConnectionCore::handshake_step(GError **error)
 {
   if (role_ == Role::Server && !server_hello_received_) {
     StepResult r = transport_->before_server_handshake(error);
+    if (r == StepResult::Again && datagram_ &&
+        g_get_monotonic_time() - handshake_started_us_ >=
+            static_cast<gint64>(dtls_handshake_timeout_ms) * 1000) {
+      // handshake-timeout bounds the wait for a ClientHello with a valid cookie too.
+      g_debug("Connection %u: no ClientHello with a valid cookie within %u ms", id_,
+              dtls_handshake_timeout_ms);
+      set_gnutls_error(GNUTLS_E_TIMEDOUT, true, error);
+      return StepResult::Failed;
+    }
     if (r != StepResult::Done)
       return r;
     server_hello_received_ = true;
@@ -401,42 +414,82 @@ void ConnectionCore::notify_handshake_results(bool resumed_changed)
 
 bool ConnectionCore::claim_handshake(bool blocking, GError **error)
 {
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    if (handshake_state_ == HandshakeState::Running && !handshake_parked_) {
-      if (!blocking) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+  bool took_over = false;
+  {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (handshake_state_ == HandshakeState::Running) {
+        if (!blocking) {
+          g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+          return false;
+        }
+        if (take_over_background(lock)) {
+          took_over = true;
+          break;
+        }
+        changed_.wait(lock);
+        continue;
+      }
+      if (handshake_state_ == HandshakeState::Failed && handshake_error_) {
+        g_propagate_error(error, g_error_copy(handshake_error_.get()));
         return false;
       }
-      changed_.wait(lock);
-      continue;
+      break;
     }
-    if (handshake_state_ == HandshakeState::Failed && handshake_error_) {
-      g_propagate_error(error, g_error_copy(handshake_error_.get()));
-      return false;
+    if (!took_over) {
+      if (handshake_state_ == HandshakeState::Done) {
+        // An explicit handshake on an established connection. Waits for the
+        // readers and writers of other threads to step out, so that GnuTLS is
+        // never in a record call while it renegotiates.
+        rehandshake_pending_ = true;
+      }
+      handshake_state_ = HandshakeState::Running;
+      refresh_gate();
+      handshake_started_us_ = g_get_monotonic_time();
+      if (datagram_)
+        transport_->set_handshake_deadline(handshake_started_us_ +
+                                           static_cast<gint64>(dtls_handshake_timeout_ms) * 1000);
     }
-    break;
   }
-  if (handshake_state_ == HandshakeState::Running) {
-    handshake_parked_ = false;  // continuing a parked implicit handshake
-    handshake_thread_ = g_thread_self();
+  if (took_over)
+    g_object_unref(owner_);  // the background run's reference; the caller holds one
+  return true;
+}
+
+bool ConnectionCore::wait_changed(std::unique_lock<std::mutex> &lock, gint64 deadline_us)
+{
+  if (deadline_us < 0) {
+    changed_.wait(lock);
     return true;
   }
-  if (handshake_state_ == HandshakeState::Done) {
-    // An explicit handshake on an established connection. Waits for the
-    // readers and writers of other threads to step out, so that GnuTLS is
-    // never in a record call while it renegotiates.
-    rehandshake_pending_ = true;
-  }
-  handshake_state_ = HandshakeState::Running;
-  handshake_parked_ = false;
-  refresh_gate();
-  handshake_started_us_ = g_get_monotonic_time();
-  if (datagram_)
-    transport_->set_handshake_deadline(handshake_started_us_ +
-                                       static_cast<gint64>(dtls_handshake_timeout_ms) * 1000);
-  handshake_thread_ = g_thread_self();
+  gint64 left = deadline_us - g_get_monotonic_time();
+  if (left <= 0)
+    return false;
+  changed_.wait_for(lock, std::chrono::microseconds(left));
   return true;
+}
+
+bool ConnectionCore::take_over_background(std::unique_lock<std::mutex> &lock)
+{
+  if (!background_run_)
+    return false;
+  GMainContext *context = g_main_context_ref(background_context_);
+  lock.unlock();
+  // Owning the context, this thread knows the run is not dispatching.
+  bool acquired = g_main_context_acquire(context);
+  lock.lock();
+  bool taken = false;
+  if (acquired) {
+    if (background_run_ && abandon_async(background_run_)) {
+      background_run_ = nullptr;
+      g_clear_pointer(&background_context_, g_main_context_unref);
+      taken = true;
+      g_debug("Connection %u: a blocking call takes over the background handshake", id_);
+    }
+    g_main_context_release(context);
+  }
+  g_main_context_unref(context);
+  return taken;
 }
 
 void ConnectionCore::release_handshake(HandshakeState outcome, const GError *error)
@@ -445,7 +498,6 @@ void ConnectionCore::release_handshake(HandshakeState outcome, const GError *err
   {
     std::lock_guard lock(mutex_);
     handshake_state_ = outcome;
-    handshake_parked_ = false;
     rehandshake_pending_ = false;
     refresh_gate();
     if (outcome == HandshakeState::Failed)
@@ -510,18 +562,123 @@ StepResult ConnectionCore::rehandshake_step(GError **error)
   return StepResult::Done;
 }
 
-bool ConnectionCore::run_handshake(Mode mode, GCancellable *cancellable, Wait *out_wait,
-                                   GError **error)
+bool ConnectionCore::run_handshake(GCancellable *cancellable, gint64 deadline_us,
+                                   bool *out_step_failed, GError **error)
 {
   op_cancellable_ = cancellable;
-  transport_->set_input_mode(mode == Mode::Blocking, cancellable);
-  auto step = [this](GError **e) {
-    return rehandshaking_ ? rehandshake_step(e) : handshake_step(e);
+  transport_->set_input_mode(true, cancellable);
+  bool step_failed = false;
+  auto step = [this, &step_failed](GError **e) {
+    stepping_thread_ = g_thread_self();
+    StepResult r = rehandshaking_ ? rehandshake_step(e) : handshake_step(e);
+    stepping_thread_ = nullptr;
+    step_failed = step_failed || r == StepResult::Failed;
+    return r;
   };
-  bool ok = mode == Mode::Blocking ? drive_sync(*transport_, step, -1, cancellable, error)
-                                   : drive_nonblocking(*transport_, step, out_wait, error);
+  gint64 timeout_us = deadline_us < 0 ? -1 : std::max<gint64>(deadline_us - g_get_monotonic_time(), 0);
+  bool ok = drive_sync(*transport_, step, timeout_us, cancellable, error);
   op_cancellable_ = nullptr;
+  *out_step_failed = step_failed;
   return ok;
+}
+
+bool ConnectionCore::needs_fiber() const
+{
+  // libsoup sets an interaction on every connection; a step that never
+  // reaches application code costs two context switches on the fiber.
+  return interaction || (database && !database_is_own(database.get()));
+}
+
+void ConnectionCore::ensure_fiber()
+{
+  if (!fiber_ && needs_fiber()) {
+    auto fiber = std::make_unique<HandshakeFiber>();
+    std::lock_guard lock(mutex_);
+    fiber_ = std::move(fiber);
+  }
+}
+
+StepResult ConnectionCore::fiber_step(void *self, GError **error) noexcept
+{
+  auto *core = static_cast<ConnectionCore *>(self);
+  return core->rehandshaking_ ? core->rehandshake_step(error) : core->handshake_step(error);
+}
+
+StepResult ConnectionCore::async_handshake_step(GCancellable *cancellable, GError **error)
+{
+  op_cancellable_ = cancellable;
+  stepping_thread_ = g_thread_self();
+  StepResult r;
+  if (fiber_ && (fiber_->is_suspended() || needs_fiber())) {
+    bool cancelled = cancellable && g_cancellable_is_cancelled(cancellable);
+    bool closing = closing_.load();
+    if (fiber_->is_suspended() && (cancelled || closing))
+      fiber_->abort();
+    GError *local = nullptr;
+    r = fiber_->run(fiber_step, this, &local);
+    if (r == StepResult::Failed && fiber_->aborted()) {
+      // The application's answer was given up: say why, not what GnuTLS
+      // made of the callback's failure.
+      g_clear_error(&local);
+      if (cancelled)
+        g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Operation was cancelled"));
+      else
+        g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_CLOSED, _("Connection is closed"));
+    }
+    if (local)
+      g_propagate_error(error, local);
+  } else {
+    r = rehandshaking_ ? rehandshake_step(error) : handshake_step(error);
+  }
+  stepping_thread_ = nullptr;
+  op_cancellable_ = nullptr;
+  return r;
+}
+
+void ConnectionCore::abort_suspended_handshake()
+{
+  closing_.store(true);
+  // fiber_ is made before a handshake's first async step and kept: a
+  // pointer read here is either null (nothing to abort) or the fiber.
+  if (HandshakeFiber *fiber = fiber_.get(); fiber && fiber->is_suspended())
+    fiber->abort();
+}
+
+void ConnectionCore::run_handshake_in_background()
+{
+  g_object_ref(owner_);
+  ensure_fiber();
+  transport_->set_input_mode(false, nullptr);
+  unsigned generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    generation = ++background_generation_;
+    g_clear_pointer(&background_context_, g_main_context_unref);
+    background_context_ = g_main_context_ref_thread_default();
+  }
+  Step step = [this](GError **e) { return async_handshake_step(nullptr, e); };
+  // The first step runs now (a client's hello leaves at once, as from a
+  // handshake thread); the rest from the context's dispatch.
+  AsyncRun *run = drive_async(
+      *transport_, std::move(step), G_PRIORITY_DEFAULT, nullptr,
+      [this](GError *e) {
+        {
+          std::lock_guard done_lock(mutex_);
+          background_run_ = nullptr;
+          ++background_generation_;
+          g_clear_pointer(&background_context_, g_main_context_unref);
+        }
+        if (e)
+          g_debug("Connection %u: background handshake failed: %s", id_, e->message);
+        conclude_handshake(e == nullptr, e);
+        if (e)
+          g_error_free(e);
+        g_object_unref(owner_);
+      },
+      fiber_.get(), true);
+  std::lock_guard lock(mutex_);
+  if (background_generation_ == generation)
+    background_run_ = run;  // not ended yet (it may have, on another thread)
 }
 
 // Completes a handshake run: records results, wakes waiters, notifies.
@@ -580,7 +737,8 @@ bool ConnectionCore::handshake(GCancellable *cancellable, GError **error)
   if (!begin_handshake(true, error))
     return false;
   GError *local = nullptr;
-  bool ok = run_handshake(Mode::Blocking, cancellable, nullptr, &local);
+  bool step_failed = false;
+  bool ok = run_handshake(cancellable, -1, &step_failed, &local);
   conclude_handshake(ok, local);
   if (local)
     g_propagate_error(error, local);
@@ -658,13 +816,9 @@ void ConnectionCore::handshake_async_start(GTask *task)
     return;
   }
   GCancellable *cancellable = g_task_get_cancellable(task);
+  ensure_fiber();
   transport_->set_input_mode(false, cancellable);
-  Step step = [this, cancellable](GError **e) {
-    op_cancellable_ = cancellable;
-    StepResult r = rehandshaking_ ? rehandshake_step(e) : handshake_step(e);
-    op_cancellable_ = nullptr;
-    return r;
-  };
+  Step step = [this, cancellable](GError **e) { return async_handshake_step(cancellable, e); };
   drive_async(*transport_, std::move(step), g_task_get_priority(task), cancellable,
               [this, task](GError *e) {
                 conclude_handshake(e == nullptr, e);
@@ -673,7 +827,8 @@ void ConnectionCore::handshake_async_start(GTask *task)
                 else
                   g_task_return_boolean(task, TRUE);
                 g_object_unref(task);
-              });
+              },
+              fiber_.get());
 }
 
 }  // namespace gtg

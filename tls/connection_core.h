@@ -98,8 +98,9 @@ public:
                        gpointer user_data, gpointer source_tag);
   // Reads decrypted data. blocking=false returns G_IO_ERROR_WOULD_BLOCK
   // instead of waiting. 0 is end of stream.
-  // `timeout_us` bounds each wait of a blocking call (-1: none beyond the
-  // transport's own); G_IO_ERROR_TIMED_OUT when it passes.
+  // `timeout_us` bounds a blocking call as a whole, an implicit handshake
+  // included (-1: none beyond the transport's own); G_IO_ERROR_TIMED_OUT
+  // when it passes (a handshake then goes on in the background).
   gssize read(void *buffer, gsize size, bool blocking, GCancellable *cancellable, GError **error,
               gint64 timeout_us = -1);
   gssize write(const void *buffer, gsize size, bool blocking, GCancellable *cancellable,
@@ -108,6 +109,10 @@ public:
   bool shutdown(bool read, bool write, GCancellable *cancellable, GError **error);
   void shutdown_async(bool read, bool write, int io_priority, GCancellable *cancellable,
                       std::function<void(GError *)> done);
+
+  // Ends a handshake suspended in application code (the connection is being
+  // closed): it fails as soon as its run dispatches again. Any thread.
+  void abort_suspended_handshake();
 
   // For pollable streams: whether `side` could progress without waiting, and
   // a source that dispatches when it may.
@@ -121,7 +126,6 @@ public:
   void mark_closed();
 
 private:
-  enum class Mode { Blocking, Nonblocking };
   // What an explicit handshake on an established connection does.
   enum class Rehandshake { Full, KeyUpdate, Reauth };
 
@@ -153,7 +157,32 @@ private:
   void notify_peer_certificate();
   // Claims the handshake role (begin) and runs it in `mode`.
   bool begin_handshake(bool blocking, GError **error);
-  bool run_handshake(Mode mode, GCancellable *cancellable, Wait *out_wait, GError **error);
+  // Runs the claimed handshake synchronously until it ends or `deadline_us`
+  // (monotonic, -1: none) passes. False with an error; *out_step_failed
+  // says whether the handshake itself failed (else the wait was cut short:
+  // cancelled or out of time, and the handshake may go on).
+  bool run_handshake(GCancellable *cancellable, gint64 deadline_us, bool *out_step_failed,
+                     GError **error);
+  // The step of an async handshake: on the fiber when the handshake may
+  // call application code (needs_fiber()).
+  StepResult async_handshake_step(GCancellable *cancellable, GError **error);
+  static StepResult fiber_step(void *self, GError **error) noexcept;
+  bool needs_fiber() const;
+  // Makes fiber_ when the handshake about to run asynchronously needs one.
+  void ensure_fiber();
+  // Runs the claimed handshake as an async run on the thread-default main
+  // context with no caller waiting for it (an implicit handshake started by
+  // a nonblocking call, or one a timed-out call leaves running). Its result
+  // lands in the gate; the connection is kept alive until it ends.
+  void run_handshake_in_background();
+  // With mutex_ held (through `lock`) and a background handshake running:
+  // stops its async run so that this thread drives it instead. False when
+  // it cannot (another thread iterates its context, or it is inside its
+  // step or suspended).
+  bool take_over_background(std::unique_lock<std::mutex> &lock);
+  // Waits on the gate's condition until it changes or `deadline_us` passes
+  // (false then).
+  bool wait_changed(std::unique_lock<std::mutex> &lock, gint64 deadline_us);
   void conclude_handshake(bool ok, GError *error);
   void retry_async_handshake_later(GTask *task);
   void handshake_async_continue(GTask *task);
@@ -172,14 +201,14 @@ private:
   // Gate: claim the right to run `side` (running an implicit handshake first
   // when needed). False with an error (G_IO_ERROR_WOULD_BLOCK when
   // nonblocking and it must wait; *out_wait then says for what).
-  bool begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait, GError **error);
+  bool begin_io(Side side, bool blocking, GCancellable *cancellable, gint64 deadline_us, GError **error);
   void end_io(Side side);
   // Runs a record read's or write's `step` to its end: its first step in
   // place (first_step), then the driver, sync or nonblocking, if that did
   // not finish it. False with an error as drive_sync and drive_nonblocking.
   template <typename F>
-  bool run_record_step(F &step, bool blocking, Wait *out_wait, gint64 timeout_us, GCancellable *cancellable,
-                       GError **error);
+  bool run_record_step(F &step, bool blocking, Wait *out_wait, gint64 deadline_us,
+                       GCancellable *cancellable, GError **error);
   // Recomputes read_open_ and write_open_; with mutex_ held.
   void refresh_gate();
   // Closes the directions given for I/O; with mutex_ held. True when the
@@ -224,9 +253,12 @@ private:
   std::condition_variable changed_;
   HandshakeState handshake_state_ = HandshakeState::NotStarted;
   bool peer_renegotiation_ = false;  // a HelloRequest is being answered inside reads
-  bool handshake_parked_ = false;
-  GThread *handshake_thread_ = nullptr;  // (unowned) the thread running the handshake   // a nonblocking implicit handshake waits for I/O
-  Wait parked_wait_ = Wait::Readable;
+  GThread *stepping_thread_ = nullptr;  // (unowned) the thread inside a handshake step
+  AsyncRun *background_run_ = nullptr;  // (unowned) the run of a background handshake
+  GMainContext *background_context_ = nullptr;  // (owned) where it runs
+  unsigned background_generation_ = 0;  // counts background runs started and ended
+  std::unique_ptr<HandshakeFiber> fiber_;  // made for the first handshake that needs one
+  std::atomic<bool> closing_{false};  // the connection is being closed
   bool rehandshake_pending_ = false;
   // The gate's fast path (see begin_io): whether a read or a write may start
   // at once, derived from the fields above by refresh_gate(), under mutex_.

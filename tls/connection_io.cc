@@ -13,6 +13,7 @@
 #include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace gtg {
@@ -46,12 +47,13 @@ bool ConnectionCore::try_open_write()
   return false;
 }
 
-bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellable, Wait *out_wait,
+bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellable, gint64 deadline_us,
                               GError **error)
 {
   if (side == Side::Read ? read_open_.load(std::memory_order_acquire) : try_open_write())
     return true;
   for (;;) {
+    bool took_over = false;
     {
       std::unique_lock lock(mutex_);
       if ((side == Side::Read && read_closed_) || (side == Side::Write && write_closed_)) {
@@ -83,31 +85,48 @@ bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellabl
           g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, _("The TLS handshake failed"));
         return false;
       case HandshakeState::Running:
-        if (!handshake_parked_) {
-          if (!blocking) {
-            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
-            return false;
-          }
-          if (g_cancellable_set_error_if_cancelled(cancellable, error))
-            return false;
-          changed_.wait(lock);
-          continue;
+        // A nonblocking caller never waits: a background handshake goes on
+        // by itself, from its main context.
+        if (!blocking) {
+          g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+          return false;
         }
-        break;  // a parked implicit handshake: this caller continues it
+        if (g_cancellable_set_error_if_cancelled(cancellable, error))
+          return false;
+        if (take_over_background(lock)) {
+          took_over = true;
+          break;
+        }
+        if (!wait_changed(lock, deadline_us)) {
+          g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
+          return false;
+        }
+        continue;
       case HandshakeState::NotStarted:
         break;  // the first read or write handshakes implicitly
       }
     }
-    // Implicit handshake, run by this operation.
-    if (!begin_handshake(blocking, error))
+    if (took_over) {
+      g_object_unref(owner_);  // the background run's reference; our caller holds one
+    } else if (!blocking) {
+      // Implicit handshake for a nonblocking call: it runs by itself on the
+      // caller's main context (glib-networking runs it in a thread), and
+      // this call and the next ones would block until it is over.
+      if (!begin_handshake(false, error))
+        return false;
+      run_handshake_in_background();
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
       return false;
+    } else if (!begin_handshake(true, error)) {
+      return false;
+    }
+    // Implicit handshake, run by this blocking operation within its time.
     GError *local = nullptr;
-    bool ok = run_handshake(blocking ? Mode::Blocking : Mode::Nonblocking, cancellable, out_wait,
-                            &local);
-    if (!ok && !blocking && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-      std::lock_guard lock(mutex_);
-      handshake_parked_ = true;
-      parked_wait_ = *out_wait;
+    bool step_failed = false;
+    bool ok = run_handshake(cancellable, deadline_us, &step_failed, &local);
+    if (!ok && !step_failed && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+      // Out of this call's time: the handshake goes on in the background.
+      run_handshake_in_background();
       g_propagate_error(error, local);
       return false;
     }
@@ -137,7 +156,7 @@ GSource *ConnectionCore::gate_source(GCancellable *cancellable)
   GSource *source = plain_source_new("GioTlsGnutls gate");
   {
     std::lock_guard lock(mutex_);
-    if ((handshake_state_ == HandshakeState::Running && !handshake_parked_) || peer_renegotiation_)
+    if (handshake_state_ == HandshakeState::Running || peer_renegotiation_)
       gate_sources_.push_back(static_cast<GSource *>(g_source_ref(source)));
     else
       g_source_set_ready_time(source, 0);
@@ -197,7 +216,7 @@ void ConnectionCore::set_peer_renegotiation(bool running)
 }
 
 template <typename F>
-bool ConnectionCore::run_record_step(F &step, bool blocking, Wait *out_wait, gint64 timeout_us,
+bool ConnectionCore::run_record_step(F &step, bool blocking, Wait *out_wait, gint64 deadline_us,
                                      GCancellable *cancellable, GError **error)
 {
   bool step_done = false;
@@ -205,6 +224,7 @@ bool ConnectionCore::run_record_step(F &step, bool blocking, Wait *out_wait, gin
   case StepOutcome::Complete:
     return true;
   case StepOutcome::Failed:
+  case StepOutcome::Suspended:  // record steps never suspend
     return false;
   case StepOutcome::Flush:
     step_done = true;
@@ -212,6 +232,7 @@ bool ConnectionCore::run_record_step(F &step, bool blocking, Wait *out_wait, gin
   case StepOutcome::Again:
     break;
   }
+  gint64 timeout_us = deadline_us < 0 ? -1 : std::max<gint64>(deadline_us - g_get_monotonic_time(), 0);
   return blocking ? drive_sync(*transport_, step, timeout_us, cancellable, error, step_done)
                   : drive_nonblocking(*transport_, step, out_wait, error, step_done);
 }
@@ -220,7 +241,9 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
                             GError **error, gint64 timeout_us)
 {
   Wait wait = Wait::Readable;
-  if (!begin_io(Side::Read, blocking, cancellable, &wait, error))
+  // A timeout bounds the whole call, an implicit handshake included.
+  gint64 deadline_us = blocking && timeout_us > 0 ? g_get_monotonic_time() + timeout_us : -1;
+  if (!begin_io(Side::Read, blocking, cancellable, deadline_us, error))
     return -1;
   if (gssize held = take_held_app_data(buffer, size); held > 0) {
     end_io(Side::Read);
@@ -272,7 +295,7 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
       }
     }
   };
-  bool ok = run_record_step(step, blocking, &wait, timeout_us, cancellable, error);
+  bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, error);
   end_io(Side::Read);
   return ok ? result : -1;
 }
@@ -281,7 +304,9 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
                              GCancellable *cancellable, GError **error, gint64 timeout_us)
 {
   Wait wait = Wait::Writable;
-  if (!begin_io(Side::Write, blocking, cancellable, &wait, error))
+  // A timeout bounds the whole call, an implicit handshake included.
+  gint64 deadline_us = blocking && timeout_us > 0 ? g_get_monotonic_time() + timeout_us : -1;
+  if (!begin_io(Side::Write, blocking, cancellable, deadline_us, error))
     return -1;
   // Output still buffered from an earlier write is flushed by the driver
   // before this record is taken (WOULD_BLOCK if it cannot go yet).
@@ -306,7 +331,7 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
       return StepResult::Failed;
     }
   };
-  bool ok = run_record_step(step, blocking, &wait, timeout_us, cancellable, error);
+  bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, error);
   if (ok && !blocking)
     flush_in_background(*transport_, owner_);
   end_io(Side::Write);
@@ -321,7 +346,7 @@ bool ConnectionCore::is_ready(Side side)
       return true;  // the operation fails at once
     if (handshake_state_ == HandshakeState::Failed)
       return true;
-    if (handshake_state_ == HandshakeState::Running && !handshake_parked_)
+    if (handshake_state_ == HandshakeState::Running)
       return false;
     if (handshake_state_ != HandshakeState::Done)
       return false;
@@ -340,12 +365,12 @@ GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
 {
   {
     std::lock_guard lock(mutex_);
-    bool busy = (handshake_state_ == HandshakeState::Running && !handshake_parked_) ||
+    bool busy = handshake_state_ == HandshakeState::Running ||
                 (side == Side::Write && peer_renegotiation_);
     if (!busy) {
       Wait wait = side == Side::Read ? Wait::Readable : Wait::Writable;
-      if (handshake_state_ == HandshakeState::Running || handshake_state_ == HandshakeState::NotStarted)
-        wait = handshake_state_ == HandshakeState::Running ? parked_wait_ : Wait::Writable;
+      if (handshake_state_ == HandshakeState::NotStarted)
+        wait = Wait::Writable;  // ready at once: the operation starts the handshake
       if (transport_->has_pending_output())
         wait = Wait::Writable;
       bool ready_now = handshake_state_ == HandshakeState::Failed ||
@@ -377,11 +402,11 @@ StepResult ConnectionCore::close_notify_step(GError **error)
 
 bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, GError **error)
 {
+  abort_suspended_handshake();
   bool send_bye = false;
   {
     std::lock_guard lock(mutex_);
-    if (handshake_state_ == HandshakeState::Running && !handshake_parked_ &&
-        handshake_thread_ == g_thread_self()) {
+    if (handshake_state_ == HandshakeState::Running && stepping_thread_ == g_thread_self()) {
       // Called from inside the handshake (an accept-certificate handler):
       // closing now would pull the session from under GnuTLS.
       g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -400,6 +425,7 @@ bool ConnectionCore::shutdown(bool read, bool write, GCancellable *cancellable, 
 void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
                                     GCancellable *cancellable, std::function<void(GError *)> done)
 {
+  abort_suspended_handshake();
   bool send_bye = false;
   {
     std::lock_guard lock(mutex_);
@@ -425,6 +451,7 @@ bool ConnectionCore::close_directions(bool read, bool write)
 
 void ConnectionCore::mark_closed()
 {
+  abort_suspended_handshake();
   std::lock_guard lock(mutex_);
   read_closed_ = write_closed_ = true;
   refresh_gate();

@@ -569,6 +569,12 @@ const gnutls_x509_crt_t *database_get_anchors(GTlsDatabase *database, unsigned *
   return anchors.empty() ? nullptr : anchors.data();
 }
 
+bool database_is_own(GTlsDatabase *database)
+{
+  return G_TYPE_CHECK_INSTANCE_TYPE(database, GTG_TYPE_DATABASE) &&
+         G_TLS_DATABASE_GET_CLASS(database)->verify_chain == gtg_database_verify_chain;
+}
+
 bool database_load_anchor_file(GTlsDatabase *database, const char *path, GError **error)
 {
   g_return_val_if_fail(G_TYPE_CHECK_INSTANCE_TYPE(database, GTG_TYPE_DATABASE), false);

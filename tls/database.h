@@ -50,6 +50,11 @@ GTlsDatabase *database_get_system(void);
 // nullptr with *out_n = 0 for databases of other implementations.
 const gnutls_x509_crt_t *database_get_anchors(GTlsDatabase *database, unsigned *out_n);
 
+// Whether `database` verifies with this module's own code (a GtgDatabase
+// whose verify_chain is not overridden): pure computation, which a
+// handshake may run in place. Other databases are application code.
+bool database_is_own(GTlsDatabase *database);
+
 // Fills a GtgDatabase under construction with the certificates (and CRLs, if
 // any) of the PEM file `path`; handles of its certificates are then the
 // file:// URI of `path` with the SHA-256 of the certificate as fragment.

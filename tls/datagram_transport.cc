@@ -458,10 +458,15 @@ bool DatagramTransport::wait(Wait what, gint64 timeout_us, GCancellable *cancell
 gint64 DatagramTransport::retransmit_timeout_us()
 {
   // Nothing to retransmit before our first flight went out: a server
-  // waiting for its first ClientHello just waits (GnuTLS reports its timer
-  // as 0 then, which would be a busy loop).
-  if (!handshaking_ || !session_ || !sent_flight_)
+  // waiting for its first ClientHello waits for it or its deadline (GnuTLS
+  // reports its timer as 0 then, which would be a busy loop).
+  if (!handshaking_ || !session_)
     return -1;
+  if (!sent_flight_) {
+    // Before any flight of ours (a server waiting for a ClientHello with a
+    // valid cookie) only the handshake's deadline calls the step again.
+    return deadline_us_ >= 0 ? std::max<gint64>(deadline_us_ - g_get_monotonic_time(), 0) : -1;
+  }
   // GnuTLS can report 0 ("expired") again right after it was called to
   // retransmit (seen with a reordered last flight): a floor keeps such a
   // state from becoming a busy loop until the handshake times out.

@@ -15,6 +15,7 @@
 // transport counts retransmitted flights that way).
 #pragma once
 
+#include "handshake_fiber.h"
 #include "transport.h"
 
 #include <functional>
@@ -46,8 +47,9 @@ private:
 // caller.
 void flush_best_effort(Transport &transport);
 
-// Runs `step` to completion, waiting synchronously. `timeout_us` bounds each
-// wait (-1: the transport's own timeout). With `step_done` the step has
+// Runs `step` to completion, waiting synchronously. `timeout_us` bounds the
+// whole run (-1: no bound beyond the transport's own timeout); past it the
+// run fails with G_IO_ERROR_TIMED_OUT. With `step_done` the step has
 // completed already (see first_step) and only its output is left to flush.
 bool drive_sync(Transport &transport, StepRef step, gint64 timeout_us, GCancellable *cancellable,
                 GError **error, bool step_done = false);
@@ -65,6 +67,7 @@ enum class StepOutcome {
   Failed,    // *error is set (the alert GnuTLS queued was pushed, best effort)
   Flush,     // done; its output is left to flush
   Again,     // GnuTLS must be called again once the transport is ready
+  Suspended, // the step waits for application code (see HandshakeFiber)
 };
 
 inline StepOutcome conclude_step(Transport &transport, StepResult result, GError **error)
@@ -76,6 +79,8 @@ inline StepOutcome conclude_step(Transport &transport, StepResult result, GError
   case StepResult::Failed:
     flush_best_effort(transport);
     return StepOutcome::Failed;
+  case StepResult::Suspended:
+    return StepOutcome::Suspended;
   case StepResult::Again:
     if (!transport.has_io_error())
       return StepOutcome::Again;
@@ -102,11 +107,26 @@ StepOutcome first_step(Transport &transport, F &step, GCancellable *cancellable,
 }
 
 // Runs `step` asynchronously on the thread-default main context; `done` is
-// called exactly once, from that context, never from inside this call.
+// called exactly once, from that context, never from inside this call
+// (unless the run is abandoned, see abandon_async).
 // `done` receives the error (owned by the callee) or nullptr on success.
+// A step may return StepResult::Suspended when it runs on `fiber`: the run
+// then waits on the fiber's wake source (and the cancellable) and calls the
+// step again, first thing, when it dispatches; the step itself decides what
+// a cancellation means for the suspended work.
 using DoneFn = std::function<void(GError *error)>;
-void drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
-                 DoneFn done);
+class AsyncRun;
+// With `step_now` the first pass runs inside this call (`done` is still
+// called later, from the context).
+AsyncRun *drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
+                      DoneFn done, HandshakeFiber *fiber = nullptr, bool step_now = false);
+
+// Stops `run` where it waits, so that the caller can drive its step itself:
+// its wait is removed and `done` is never called. Only from a thread that
+// owns the run's main context (g_main_context_acquire), so that the run
+// cannot be dispatching meanwhile. False, changing nothing, while the run's
+// step is executing or suspended.
+bool abandon_async(AsyncRun *run);
 
 // Schedules the flush of output a completed nonblocking operation left
 // buffered, on the thread-default main context; `keepalive` is held until it

@@ -230,6 +230,22 @@ static void dtls_connection_iface_init(GDtlsConnectionInterface *iface) noexcept
 
 // ----- GDatagramBased -----
 
+// GIO allows G_IO_ERROR_TIMED_OUT only for a positive timeout (it asserts
+// so); a handshake that ran out of its own time under a call without one
+// fails as a handshake.
+static void propagate_call_error(gtg::ConnectionCore &core, gint64 timeout, GError **error, GError *local)
+{
+  if (timeout <= 0 && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+    if (core.handshake_done())
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, local->message);
+    else
+      g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, local->message);
+    g_error_free(local);
+    return;
+  }
+  g_propagate_error(error, local);
+}
+
 static gint receive_messages(GDatagramBased *datagram_based, GInputMessage *messages,
                              guint num_messages, gint, gint64 timeout, GCancellable *cancellable,
                              GError **error) noexcept
@@ -263,7 +279,7 @@ static gint receive_messages(GDatagramBased *datagram_based, GInputMessage *mess
         g_error_free(local);  // reported on the next call
         break;
       }
-      g_propagate_error(error, local);
+      propagate_call_error(core, timeout, error, local);
       return -1;
     }
     if (!direct) {
@@ -329,7 +345,7 @@ static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messag
                     size, gnutls_dtls_get_data_mtu(core.session()));
         return -1;
       }
-      g_propagate_error(error, local);
+      propagate_call_error(core, timeout, error, local);
       return -1;
     }
     m.bytes_sent = static_cast<guint>(n);

@@ -134,6 +134,21 @@ bool FdWaiter::disarm(Source *s, GSourceFunc *out_callback, gpointer *out_data)
   return true;
 }
 
+void FdWaiter::cancel(gpointer data)
+{
+  std::lock_guard lock(mutex_);
+  if (!source_)
+    return;
+  {
+    std::lock_guard state(source_->mutex);
+    if (!source_->callback || source_->data != data)
+      return;
+  }
+  GSourceFunc callback = nullptr;
+  gpointer ignored = nullptr;
+  disarm(source_, &callback, &ignored);
+}
+
 gboolean FdWaiter::dispatch(GSource *source, GSourceFunc, gpointer) noexcept
 {
   GSourceFunc callback = nullptr;

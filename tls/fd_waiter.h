@@ -37,6 +37,10 @@ public:
   bool arm(GMainContext *context, int priority, GCancellable *cancellable, gint64 ready_time,
            GSourceFunc callback, gpointer data);
 
+  // Disarms the waiter if it is armed with `data`, without calling back.
+  // From the thread that owns the context.
+  void cancel(gpointer data);
+
 private:
   // The source and the state its dispatch uses, in the memory of the
   // GSource: GLib keeps it alive while it dispatches, also when the waiter

@@ -146,6 +146,8 @@ void StreamTransport::set_input_mode(bool blocking, GCancellable *cancellable)
   // operation then waits in the driver, on the socket and the cancellable.
   input_fd_ = direct_fd();
   input_blocking_ = (blocking || !pollable_in_) && input_fd_ < 0;
+  if (blocking)
+    read_deadline_us_ = -1;  // a blocking read waits with the socket's own timeout
   input_cancellable_ = cancellable;
 }
 
@@ -200,6 +202,7 @@ ssize_t StreamTransport::fill(size_t wanted)
     }
   }
   if (n > 0) {
+    read_deadline_us_ = -1;
     read_begin_ = 0;
     read_end_ = static_cast<size_t>(n);
     // A full buffer means more is waiting: read more at a time until a fill
@@ -214,6 +217,11 @@ ssize_t StreamTransport::fill(size_t wanted)
   if (n == 0) {
     eof_ = true;
     return 0;
+  }
+  if (would_block && read_deadline_us_ >= 0 && g_get_monotonic_time() >= read_deadline_us_) {
+    read_deadline_us_ = -1;
+    would_block = false;
+    g_set_error_literal(&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
   }
   if (would_block) {
     gnutls_transport_set_errno(session_, EAGAIN);
@@ -371,7 +379,14 @@ GSource *StreamTransport::create_source(Wait what, GCancellable *cancellable)
   GSource *base = what == Wait::Readable
                       ? g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(in_), cancellable)
                       : g_pollable_output_stream_create_source(G_POLLABLE_OUTPUT_STREAM(out_), cancellable);
-  return plain_source_wrapping(base);
+  GSource *source = plain_source_wrapping(base);
+  guint timeout_s = socket_ ? g_socket_get_timeout(socket_) : 0;
+  if (what == Wait::Readable && timeout_s > 0) {
+    if (read_deadline_us_ < 0)
+      read_deadline_us_ = g_get_monotonic_time() + static_cast<gint64>(timeout_s) * G_USEC_PER_SEC;
+    g_source_set_ready_time(source, read_deadline_us_);
+  }
+  return source;
 }
 
 }  // namespace gtg

@@ -99,6 +99,11 @@ private:
   bool input_blocking_ = false;
   int input_fd_ = -1;  // direct_fd() for the current input operation
   GCancellable *input_cancellable_ = nullptr;  // (unowned) for the current input operation
+  // When an async wait for input on a socket with a GIO timeout times out
+  // (monotonic, -1: none). GSocket notes its timeout in its own source's
+  // dispatch, which does not run when its parent (ours) ends the wait
+  // first, so a fill past this time reports G_IO_ERROR_TIMED_OUT itself.
+  gint64 read_deadline_us_ = -1;
 
   std::mutex out_mutex_;
   std::vector<guint8> write_buf_;  // guarded by out_mutex_

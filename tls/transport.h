@@ -26,6 +26,7 @@ enum class StepResult {
   Done,    // the GnuTLS call completed
   Again,   // GnuTLS needs the transport; call the step again after waiting
   Failed,  // the operation failed; the error is set
+  Suspended,  // the step waits for application code (HandshakeFiber); async runs only
 };
 
 // Outcome of draining buffered output without blocking.
