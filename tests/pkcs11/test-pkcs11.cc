@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -352,6 +353,80 @@ void test_pkcs11_pin_without_interaction()
   g_clear_error(&error);
   g_object_unref(cert);
 }
+// An interaction that answers PIN requests only asynchronously, and only
+// from the application's outermost main loop (never from a nested one):
+// a timeout source of the test's checks for a pending request and answers
+// it when it runs at main loop depth 1.
+struct LaterPinInteraction {
+  GTlsInteraction parent_instance;
+  GTask *pending;  // (owned, nullable)
+  GTlsPassword *password;  // (owned, nullable) of the pending request
+  int requests;
+};
+
+struct LaterPinInteractionClass {
+  GTlsInteractionClass parent_class;
+};
+
+G_DEFINE_TYPE(LaterPinInteraction, later_pin_interaction, G_TYPE_TLS_INTERACTION)
+
+void later_pin_interaction_init(LaterPinInteraction *) {}
+
+void later_ask_password_async(GTlsInteraction *interaction, GTlsPassword *password,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  auto *self = reinterpret_cast<LaterPinInteraction *>(interaction);
+  g_assert_null(self->pending);
+  self->requests++;
+  self->pending = g_task_new(interaction, cancellable, callback, user_data);
+  self->password = G_TLS_PASSWORD(g_object_ref(password));
+}
+
+GTlsInteractionResult later_ask_password_finish(GTlsInteraction *, GAsyncResult *result,
+                                                GError **error)
+{
+  gssize r = g_task_propagate_int(G_TASK(result), error);
+  return r < 0 ? G_TLS_INTERACTION_FAILED : static_cast<GTlsInteractionResult>(r);
+}
+
+void later_pin_interaction_class_init(LaterPinInteractionClass *klass)
+{
+  G_TLS_INTERACTION_CLASS(klass)->ask_password_async = later_ask_password_async;
+  G_TLS_INTERACTION_CLASS(klass)->ask_password_finish = later_ask_password_finish;
+}
+
+gboolean answer_pin_from_outer_loop(gpointer data)
+{
+  auto *self = static_cast<LaterPinInteraction *>(data);
+  if (self->pending && g_main_depth() == 1) {
+    GTask *task = std::exchange(self->pending, nullptr);
+    g_tls_password_set_value(self->password, reinterpret_cast<const guchar *>(SoftHsmToken::kPin), -1);
+    g_clear_object(&self->password);
+    g_task_return_int(task, G_TLS_INTERACTION_HANDLED);
+    g_object_unref(task);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+// A server's async handshake asks for its PKCS #11 PIN with the
+// interaction's async API and waits without nesting the main loop.
+void test_pkcs11_pin_asked_later()
+{
+  if (!have_token())
+    return;
+  auto *interaction =
+      static_cast<LaterPinInteraction *>(g_object_new(later_pin_interaction_get_type(), nullptr));
+  guint answerer = g_timeout_add(10, answer_pin_from_outer_loop, interaction);
+  GTlsCertificate *cert = token_certificate();
+  GError *error = handshake_with_token_key(cert, G_TLS_INTERACTION(interaction));
+  g_assert_no_error(error);
+  g_assert_cmpint(interaction->requests, ==, 1);
+  g_source_remove(answerer);
+  g_object_unref(cert);
+  g_object_unref(interaction);
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -371,6 +446,7 @@ int main(int argc, char **argv)
   g_test_add_func("/pkcs11/pin-bounded", test_pkcs11_pin_bounded);
   g_test_add_func("/pkcs11/key-beside-certificate", test_pkcs11_key_beside_certificate);
   g_test_add_func("/pkcs11/pin-without-interaction", test_pkcs11_pin_without_interaction);
+  g_test_add_func("/pkcs11/pin-asked-later", test_pkcs11_pin_asked_later);
 
   int result = g_test_run();
   token.reset();
