@@ -511,6 +511,73 @@ void test_source_sees_background_handshake()
   g_object_unref(db);
 }
 
+// The same, with the application iterating only a context of its own,
+// where it attached the stream's source: the handshake that started on the
+// default context (never iterated here) follows the source there. The
+// server runs in a thread, blocking.
+void test_source_on_another_context()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  {
+    Pair pair(listener, db, cert);
+    struct Server {
+      GTlsConnection *conn;
+      GError *error = nullptr;
+    } server{pair.server};
+    GThread *thread = g_thread_new(
+        "server",
+        [](gpointer data) -> gpointer {
+          auto *s = static_cast<Server *>(data);
+          if (g_tls_connection_handshake(s->conn, nullptr, &s->error)) {
+            GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(s->conn));
+            g_output_stream_write_all(out, "w", 1, nullptr, nullptr, &s->error);
+          }
+          return nullptr;
+        },
+        &server);
+    auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
+    char byte = 0;
+    GError *error = nullptr;
+    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    g_clear_error(&error);
+    GMainContext *own = g_main_context_new();
+    gssize n = -1;
+    gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    for (int waits = 0; n != 1 && waits < 100; waits++) {
+      bool dispatched = false;
+      GSource *source = g_pollable_input_stream_create_source(client_in, nullptr);
+      g_source_set_callback(
+          source,
+          reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(+[](GObject *, gpointer data) -> gboolean {
+            *static_cast<bool *>(data) = true;
+            return G_SOURCE_REMOVE;
+          })),
+          &dispatched, nullptr);
+      g_source_attach(source, own);
+      while (!dispatched && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(own, FALSE), g_usleep(1000);
+      g_assert_true(dispatched);
+      g_source_destroy(source);
+      g_source_unref(source);
+      n = g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error);
+      if (n < 0) {
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+        g_clear_error(&error);
+      }
+    }
+    g_assert_cmpint(n, ==, 1);
+    g_assert_cmpint(byte, ==, 'w');
+    g_thread_join(thread);
+    g_assert_no_error(server.error);
+    g_main_context_unref(own);
+  }
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -524,5 +591,6 @@ int main(int argc, char **argv)
   g_test_add_func("/suspend/database/verifies-later", test_database_verifies_later);
   g_test_add_func("/implicit/tls/one-thread-nonblocking", test_one_thread_nonblocking);
   g_test_add_func("/implicit/tls/source-sees-background-handshake", test_source_sees_background_handshake);
+  g_test_add_func("/implicit/tls/source-on-another-context", test_source_on_another_context);
   return g_test_run();
 }

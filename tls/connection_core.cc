@@ -644,7 +644,7 @@ void ConnectionCore::abort_suspended_handshake()
     fiber->abort();
 }
 
-void ConnectionCore::run_handshake_in_background()
+void ConnectionCore::run_handshake_in_background(GMainContext *context, bool step_now)
 {
   g_object_ref(owner_);
   ensure_fiber();
@@ -654,7 +654,8 @@ void ConnectionCore::run_handshake_in_background()
     std::lock_guard lock(mutex_);
     generation = ++background_generation_;
     g_clear_pointer(&background_context_, g_main_context_unref);
-    background_context_ = g_main_context_ref_thread_default();
+    background_context_ = context ? g_main_context_ref(context) : g_main_context_ref_thread_default();
+    context = background_context_;
   }
   Step step = [this](GError **e) { return async_handshake_step(nullptr, e); };
   // The first step runs now (a client's hello leaves at once, as from a
@@ -675,7 +676,7 @@ void ConnectionCore::run_handshake_in_background()
           g_error_free(e);
         g_object_unref(owner_);
       },
-      fiber_.get(), true);
+      fiber_.get(), step_now, context);
   std::lock_guard lock(mutex_);
   if (background_generation_ == generation)
     background_run_ = run;  // not ended yet (it may have, on another thread)
@@ -710,6 +711,33 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
     if (resumed_changed)
       g_object_notify(owner_, "session-resumed");
   }
+}
+
+void ConnectionCore::move_background_to(GMainContext *context)
+{
+  bool moved = false;
+  {
+    std::unique_lock lock(mutex_);
+    if (!background_run_ || !context || background_context_ == context)
+      return;
+    GMainContext *old = g_main_context_ref(background_context_);
+    lock.unlock();
+    bool acquired = g_main_context_acquire(old);
+    lock.lock();
+    if (acquired && background_run_ && background_context_ == old &&
+        abandon_async(background_run_)) {
+      background_run_ = nullptr;
+      moved = true;
+    }
+    if (acquired)
+      g_main_context_release(old);
+    g_main_context_unref(old);
+  }
+  if (!moved)
+    return;
+  g_debug("Connection %u: the background handshake follows a source to another main context", id_);
+  run_handshake_in_background(context, false);
+  g_object_unref(owner_);  // the abandoned run's reference
 }
 
 bool ConnectionCore::begin_handshake(bool blocking, GError **error)

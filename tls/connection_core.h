@@ -114,6 +114,11 @@ public:
   // closed): it fails as soon as its run dispatches again. Any thread.
   void abort_suspended_handshake();
 
+  // Moves a handshake running in the background to `context` when its own
+  // context is not being iterated right now (a source of the connection is
+  // about to be polled on `context`). Called from the gate source's prepare.
+  void move_background_to(GMainContext *context);
+
   // For pollable streams: whether `side` could progress without waiting, and
   // a source that dispatches when it may.
   bool is_ready(Side side);
@@ -174,7 +179,9 @@ private:
   // context with no caller waiting for it (an implicit handshake started by
   // a nonblocking call, or one a timed-out call leaves running). Its result
   // lands in the gate; the connection is kept alive until it ends.
-  void run_handshake_in_background();
+  // `context` null: the thread-default one; `step_now`: its first step in
+  // this call.
+  void run_handshake_in_background(GMainContext *context = nullptr, bool step_now = true);
   // With mutex_ held (through `lock`) and a background handshake running:
   // stops its async run so that this thread drives it instead. False when
   // it cannot (another thread iterates its context, or it is inside its

@@ -151,9 +151,45 @@ void ConnectionCore::end_io(Side side)
   changed_.notify_all();
 }
 
+namespace {
+
+// The gate's source: dispatches when the running handshake ends. Before
+// each poll it brings a background handshake to the context it is
+// attached to, so that an application that waits only on this source
+// sees the handshake progress whichever context it iterates.
+struct GateSource {
+  GSource base;
+  GObject *owner;  // (owned) keeps the core alive
+  ConnectionCore *core;
+};
+
+gboolean gate_source_prepare(GSource *source, gint *timeout) noexcept
+{
+  auto *gate = reinterpret_cast<GateSource *>(source);
+  *timeout = -1;
+  gate->core->move_background_to(g_source_get_context(source));
+  return FALSE;
+}
+
+GSourceFuncs gate_source_funcs = {
+    gate_source_prepare,
+    nullptr,
+    [](GSource *, GSourceFunc callback, gpointer data) noexcept -> gboolean {
+      return callback ? callback(data) : G_SOURCE_REMOVE;
+    },
+    [](GSource *source) noexcept { g_object_unref(reinterpret_cast<GateSource *>(source)->owner); },
+    invoke_plain_closure,
+    nullptr,
+};
+
+}  // namespace
+
 GSource *ConnectionCore::gate_source(GCancellable *cancellable)
 {
-  GSource *source = plain_source_new("GioTlsGnutls gate");
+  GSource *source = g_source_new(&gate_source_funcs, sizeof(GateSource));
+  g_source_set_static_name(source, "GioTlsGnutls gate");
+  reinterpret_cast<GateSource *>(source)->owner = G_OBJECT(g_object_ref(owner_));
+  reinterpret_cast<GateSource *>(source)->core = this;
   {
     std::lock_guard lock(mutex_);
     if (handshake_state_ == HandshakeState::Running || peer_renegotiation_)

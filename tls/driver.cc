@@ -7,9 +7,7 @@
 
 namespace gtg {
 
-namespace {
-
-gboolean invoke_closure(gpointer data) noexcept
+gboolean invoke_plain_closure(gpointer data) noexcept
 {
   GValue result = G_VALUE_INIT;
   g_value_init(&result, G_TYPE_BOOLEAN);
@@ -19,6 +17,8 @@ gboolean invoke_closure(gpointer data) noexcept
   return again;
 }
 
+namespace {
+
 GSourceFuncs plain_funcs = {
     nullptr,
     nullptr,
@@ -26,7 +26,7 @@ GSourceFuncs plain_funcs = {
       return callback ? callback(data) : G_SOURCE_REMOVE;
     },
     nullptr,
-    invoke_closure,
+    invoke_plain_closure,
     nullptr,
 };
 
@@ -120,10 +120,11 @@ Progress advance(Transport &transport, StepRef step, bool &stepped_to_done,
 class AsyncRun {
 public:
   AsyncRun(Transport &transport, Step step, int io_priority, GCancellable *cancellable, DoneFn done,
-           HandshakeFiber *fiber)
+           HandshakeFiber *fiber, GMainContext *context)
       : transport_(transport), step_(std::move(step)), io_priority_(io_priority),
         cancellable_(Ref<GCancellable>::retain(cancellable)), done_(std::move(done)),
-        fiber_(fiber), context_(g_main_context_ref_thread_default())
+        fiber_(fiber),
+        context_(context ? g_main_context_ref(context) : g_main_context_ref_thread_default())
   {
   }
   ~AsyncRun()
@@ -338,9 +339,10 @@ bool drive_nonblocking(Transport &transport, StepRef step, Wait *out_wait, GErro
 }
 
 AsyncRun *drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
-                      DoneFn done, HandshakeFiber *fiber, bool step_now)
+                      DoneFn done, HandshakeFiber *fiber, bool step_now, GMainContext *context)
 {
-  auto *run = new AsyncRun(transport, std::move(step), io_priority, cancellable, std::move(done), fiber);
+  auto *run = new AsyncRun(transport, std::move(step), io_priority, cancellable, std::move(done), fiber,
+                           context);
   run->start(step_now);
   return run;
 }

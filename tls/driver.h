@@ -118,8 +118,10 @@ using DoneFn = std::function<void(GError *error)>;
 class AsyncRun;
 // With `step_now` the first pass runs inside this call (`done` is still
 // called later, from the context).
+// `context` (null: the thread-default one) is where it runs.
 AsyncRun *drive_async(Transport &transport, Step step, int io_priority, GCancellable *cancellable,
-                      DoneFn done, HandshakeFiber *fiber = nullptr, bool step_now = false);
+                      DoneFn done, HandshakeFiber *fiber = nullptr, bool step_now = false,
+                      GMainContext *context = nullptr);
 
 // Stops `run` where it waits, so that the caller can drive its step itself:
 // its wait is removed and `done` is never called. Only from a thread that

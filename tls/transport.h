@@ -108,6 +108,9 @@ private:
   std::unique_ptr<FdWaiter> waiters_[2];  // guarded by waiters_mutex_
 };
 
+// The closure_callback of sources whose callback is a plain GSourceFunc.
+gboolean invoke_plain_closure(gpointer data) noexcept;
+
 // A source with a plain GSourceFunc callback that dispatches only when its
 // ready time is reached or a child source is ready.
 GSource *plain_source_new(const char *name);
