@@ -175,6 +175,59 @@ bool ip_within(std::string_view address, std::string_view subtree)
   return true;
 }
 
+// --- The forms of name a NameConstraints extension holds
+//
+// GnuTLS silently drops the subtrees of forms it does not know (URI, for
+// one), so the extension's DER is walked here just far enough to see each
+// subtree's form.
+
+// Reads one DER TLV at *in: its tag and contents; advances *in past it.
+bool read_tlv(std::string_view *in, unsigned char *out_tag, std::string_view *out_contents)
+{
+  if (in->size() < 2)
+    return false;
+  *out_tag = static_cast<unsigned char>((*in)[0]);
+  size_t length = static_cast<unsigned char>((*in)[1]);
+  size_t header = 2;
+  if (length & 0x80) {
+    size_t octets = length & 0x7f;
+    if (octets == 0 || octets > 3 || in->size() < 2 + octets)
+      return false;
+    length = 0;
+    for (size_t i = 0; i < octets; ++i)
+      length = (length << 8) | static_cast<unsigned char>((*in)[2 + i]);
+    header += octets;
+  }
+  if (in->size() - header < length)
+    return false;
+  *out_contents = in->substr(header, length);
+  in->remove_prefix(header + length);
+  return true;
+}
+
+// Whether every subtree of the NameConstraints DER `der` is of a form
+// checked here (rfc822Name, dNSName, directoryName, iPAddress).
+bool only_supported_forms(std::string_view der)
+{
+  unsigned char tag = 0;
+  std::string_view body;
+  if (!read_tlv(&der, &tag, &body) || tag != 0x30)
+    return false;
+  while (!body.empty()) {
+    std::string_view subtrees;
+    if (!read_tlv(&body, &tag, &subtrees) || (tag != 0xa0 && tag != 0xa1))
+      return false;
+    while (!subtrees.empty()) {
+      std::string_view subtree, base;
+      if (!read_tlv(&subtrees, &tag, &subtree) || tag != 0x30 || !read_tlv(&subtree, &tag, &base))
+        return false;
+      if (tag != 0x81 && tag != 0x82 && tag != 0xa4 && tag != 0x87)
+        return false;
+    }
+  }
+  return true;
+}
+
 // --- One CA's constraints
 
 struct Subtree {
@@ -369,7 +422,7 @@ std::string name_sentence(const char *format, const Name &name, gnutls_x509_crt_
 void check_name_constraints(const std::vector<gnutls_x509_crt_t> &certs, PathFindings *findings)
 {
   unsigned budget = kMaxNameChecks;
-  for (size_t j = 1; j < certs.size(); ++j) {
+  for (size_t j = 0; j < certs.size(); ++j) {
     unsigned critical = 0;
     GnutlsBuffer ext;
     if (gnutls_x509_crt_get_extension_by_oid2(certs[j], kOidNameConstraints, 0, ext.out(), &critical) < 0)
@@ -383,8 +436,15 @@ void check_name_constraints(const std::vector<gnutls_x509_crt_t> &certs, PathFin
       findings->add(j, kRule, _("it has name constraints but is not a certificate authority"));
       continue;
     }
+    if (j == 0)  // a CA as the leaf: nothing below it to constrain
+      continue;
     Constraints constraints;
     std::string reason;
+    if (!only_supported_forms(std::string_view(reinterpret_cast<const char *>(ext.datum.data),
+                                               ext.datum.size))) {
+      findings->add(j, kRule, _("its name constraints hold a form of name that cannot be checked"));
+      continue;
+    }
     if (!read_constraints(certs[j], &constraints, &reason)) {
       findings->add(j, kRule, std::move(reason));
       continue;

@@ -65,7 +65,17 @@ bool PathBuilder::signature_ok(gnutls_x509_crt_t child, gnutls_x509_crt_t issuer
                          GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS | GNUTLS_VERIFY_ALLOW_BROKEN |
                          GNUTLS_VERIFY_DISABLE_CRL_CHECKS;
   int ret = gnutls_x509_crt_verify(child, &issuer, 1, flags, &status);
-  bool ok = ret >= 0 && !(status & GNUTLS_CERT_INVALID);
+  // GnuTLS also reports its own view of the issuer's constraints here (name
+  // constraints, CA status): those are the validator's to judge, not a sign
+  // that the signature failed. Anything else (a bad signature, an unknown or
+  // mismatched algorithm) is.
+  const unsigned judged_elsewhere = GNUTLS_CERT_INVALID | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE |
+                                    GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_PURPOSE_MISMATCH |
+                                    GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED |
+                                    GNUTLS_CERT_REVOKED | GNUTLS_CERT_UNKNOWN_CRIT_EXTENSIONS;
+  // GNUTLS_CERT_INVALID alone, without a reason, is a failure too.
+  unsigned reasons = status & ~GNUTLS_CERT_INVALID;
+  bool ok = ret >= 0 && (status == 0 || (reasons != 0 && (reasons & ~judged_elsewhere) == 0));
   signatures_.emplace(key, ok);
   return ok;
 }

@@ -161,6 +161,23 @@ void check_extensions(gnutls_x509_crt_t crt, size_t i, PathFindings *findings)
   }
 }
 
+// The TLS features (RFC 7633) of `crt`, as a bit set of feature numbers
+// below 64 (the higher ones in bit 63).
+unsigned long long tls_features_of(gnutls_x509_crt_t crt)
+{
+  gnutls_x509_tlsfeatures_t features = nullptr;
+  if (gnutls_x509_tlsfeatures_init(&features) < 0)
+    return 0;
+  unsigned long long set = 0;
+  if (gnutls_x509_crt_get_tlsfeatures(crt, features, 0, nullptr) >= 0) {
+    unsigned feature = 0;
+    for (unsigned i = 0; gnutls_x509_tlsfeatures_get(features, i, &feature) >= 0; ++i)
+      set |= 1ull << (feature < 63 ? feature : 63);
+  }
+  gnutls_x509_tlsfeatures_deinit(features);
+  return set;
+}
+
 }  // namespace
 
 unsigned time_failures(gnutls_x509_crt_t crt, time_t now)
@@ -248,6 +265,11 @@ PathFindings validate_path(const CandidatePath &path, const ValidationInput &inp
     int usage = key_usage_of(issuer);
     if (usage >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
       findings.add(i + 1, kRule, _("its key usage does not allow signing certificates"));
+    // RFC 7633 §4.2.2: a CA's TLS features (such as "must staple") bind the
+    // certificates it issues.
+    unsigned long long required = tls_features_of(issuer);
+    if (required & ~tls_features_of(crt))
+      findings.add(i, kRule, _("it lacks the TLS features (such as OCSP stapling) its issuer requires"));
   }
 
   // pathLenConstraint: the intermediates below each CA, self-issued ones not

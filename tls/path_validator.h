@@ -17,8 +17,9 @@
 // - extensions: keyCertSign without cA fails, a critical authority key
 //   identifier or authority information access fails, a non-critical policy
 //   constraints fails, an empty subject needs a critical subjectAltName (and
-//   no CA may have one), an extended key usage without purposes fails, and an
-//   unknown critical extension fails;
+//   no CA may have one), an extended key usage without purposes fails, an
+//   unknown critical extension fails, and a certificate has every TLS feature
+//   (RFC 7633, "must staple") its issuer has;
 // - extended key usage: every certificate that has one must allow the purpose
 //   (or anyExtendedKeyUsage);
 // - key strength (NIST SP 800-131A): RSA under 2048 bits or not a whole number
