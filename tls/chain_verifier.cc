@@ -9,6 +9,7 @@
 #include "path_validator.h"
 #include "subject_alt_names.h"
 #include "trust_anchors.h"
+#include "web_pki_policy.h"
 
 #include <glib/gi18n-lib.h>
 #include <gnutls/x509-ext.h>
@@ -258,8 +259,12 @@ GTlsCertificateFlags ChainVerifier::verify(const TrustAnchors &anchors, const ch
   time_t now = time(nullptr);
   ValidationInput input{purpose, now, &anchors};
   PathBuilder builder(certs, ders, &anchors, now);
-  PathBuilder::Result result = builder.build(
-      [&input](const CandidatePath &path) { return validate_path(path, input); });
+  PathBuilder::Result result = builder.build([&input, &anchors](const CandidatePath &path) {
+    PathFindings findings = validate_path(path, input);
+    if (path.anchored && anchors.profile() == TrustProfile::kWebPki)
+      check_web_pki(path, input.purpose, &findings);
+    return findings;
+  });
   // RFC 9525: no common-name fallback for the Web PKI.
   bool web_pki = result.path.anchored && anchors.profile() == TrustProfile::kWebPki;
   path_ = std::move(result.path.certs);

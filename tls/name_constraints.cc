@@ -329,17 +329,6 @@ bool looks_like_host_name(std::string_view name)
   return true;
 }
 
-std::string ip_display(std::string_view bytes)
-{
-  if (bytes.size() != 4 && bytes.size() != 16)
-    return "?";
-  GInetAddress *address = g_inet_address_new_from_bytes(
-      reinterpret_cast<const guint8 *>(bytes.data()),
-      bytes.size() == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
-  CharPtr text(g_inet_address_to_string(address));
-  g_object_unref(address);
-  return text.get();
-}
 
 // The names of `crt` that constraints apply to.
 std::vector<Name> names_of(gnutls_x509_crt_t crt, bool is_leaf)
@@ -355,7 +344,7 @@ std::vector<Name> names_of(gnutls_x509_crt_t crt, bool is_leaf)
       break;
     case GNUTLS_SAN_IPADDRESS:
       has_host_san = true;
-      names.push_back({type, std::string(value), {}, ip_display(value)});
+      names.push_back({type, std::string(value), {}, ip_address_text(value)});
       break;
     case GNUTLS_SAN_RFC822NAME:
       names.push_back({type, std::string(value), {}, std::string(value)});
@@ -418,6 +407,18 @@ std::string name_sentence(const char *format, const Name &name, gnutls_x509_crt_
 }
 
 }  // namespace
+
+std::string ip_address_text(std::string_view bytes)
+{
+  if (bytes.size() != 4 && bytes.size() != 16)
+    return "?";
+  GInetAddress *address = g_inet_address_new_from_bytes(
+      reinterpret_cast<const guint8 *>(bytes.data()),
+      bytes.size() == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
+  CharPtr text(g_inet_address_to_string(address));
+  g_object_unref(address);
+  return text.get();
+}
 
 void check_name_constraints(const std::vector<gnutls_x509_crt_t> &certs, PathFindings *findings)
 {
@@ -517,7 +518,7 @@ void check_subject_alt_names(const std::vector<gnutls_x509_crt_t> &certs, size_t
       malformed = value.size() != 4 && value.size() != 16;
     }
     if (malformed) {
-      std::string shown = type == GNUTLS_SAN_DNSNAME ? std::string(value) : ip_display(value);
+      std::string shown = type == GNUTLS_SAN_DNSNAME ? std::string(value) : ip_address_text(value);
       for (char &c : shown)
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
           c = '?';

@@ -26,6 +26,8 @@
 
 #include <gnutls/x509.h>
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace gtg {
@@ -43,5 +45,9 @@ void check_name_constraints(const std::vector<gnutls_x509_crt_t> &certs, PathFin
 // ASCII; an IP address that is not 4 or 16 bytes long, such as a range).
 void check_subject_alt_names(const std::vector<gnutls_x509_crt_t> &certs, size_t i,
                              PathFindings *findings);
+
+// The text form of an iPAddress subjectAltName ("?" when it is not 4 or 16
+// bytes long).
+std::string ip_address_text(std::string_view bytes);
 
 }  // namespace gtg

@@ -442,6 +442,42 @@ dns_name = "weakroot.test"'
 cp weakrootleaf.pem chain-weakrootleaf.pem
 cp weakroot.pem anchors-weakroot.pem
 
+# --- The Web PKI profile (tests/test-webpki.cc puts webroot.pem in the
+# system store): leaves that follow the Baseline Requirements and leaves that
+# break one rule each.
+key webroot; tmpl webroot "$(ca_body 'Web Root CA' 1000)"; self_signed webroot
+key webica; tmpl webica "$(ca_body 'Web ICA' 1001)"; signed webica webroot
+# web_leaf NAME SERIAL LINES
+web_leaf() {
+  key "$1"
+  tmpl "$1" "serial = $2
+signing_key
+$3
+$valid"
+  signed "$1" webica
+  cat "$1.pem" webica.pem >"chain-$1.pem"
+}
+web_leaf webok 1002 'cn = "web.test"
+dns_name = "web.test"
+tls_www_server'
+web_leaf webnoeku 1003 'cn = "web.test"
+dns_name = "web.test"'
+web_leaf webcn 1004 'cn = "other.web.test"
+dns_name = "web.test"
+tls_www_server'
+web_leaf webcnonly 1005 'cn = "web.test"
+tls_www_server'
+web_leaf webpsl 1006 'cn = "*.co.uk"
+dns_name = "*.co.uk"
+tls_www_server'
+web_leaf webunderscore 1007 'cn = "a_b.web.test"
+dns_name = "a_b.web.test"
+tls_www_server'
+web_leaf webanyeku 1008 'cn = "web.test"
+dns_name = "web.test"
+tls_www_server
+key_purpose_oid = 2.5.29.37.0'
+
 # Chains as a peer might send them.
 cat server.pem inter.pem >chain-ordered.pem
 cat server.pem root.pem inter.pem >chain-unordered.pem
