@@ -18,6 +18,8 @@ g++
 pkg-config
 libglib2.0-dev
 libgnutls28-dev
+libpsl-dev
+publicsuffix
 gettext
 glib-networking
 glib-networking-tests

@@ -12,6 +12,7 @@
 #include <gnutls/x509.h>
 
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,7 @@ constexpr unsigned kNotActivated = G_TLS_CERTIFICATE_NOT_ACTIVATED;
 constexpr unsigned kExpired = G_TLS_CERTIFICATE_EXPIRED;
 constexpr unsigned kRevoked = G_TLS_CERTIFICATE_REVOKED;
 constexpr unsigned kGeneric = G_TLS_CERTIFICATE_GENERIC_ERROR;
+constexpr unsigned kInsecure = G_TLS_CERTIFICATE_INSECURE;
 
 const VerifyCase kVerifyCases[] = {
     // Chain shapes.
@@ -224,6 +226,60 @@ const VerifyCase kVerifyCases[] = {
     {"cn-only-other", "anchors-root.pem", "chain-cnonly.pem", kServer, "other.test", kBadIdentity},
     {"cn-ignored-with-san", "anchors-root.pem", "chain-cnsan.pem", kServer, "cn.test", kBadIdentity},
     {"san-not-cn", "anchors-root.pem", "chain-cnsan.pem", kServer, "san.test", 0},
+    // Path building: a root cross-signed by an expired one, the peer's chain
+    // in reverse with unrelated certificates, a first candidate that leads to
+    // an untrusted CA.
+    {"cross-signed", "anchors-cross.pem", "chain-cross.pem", kServer, "cross.test", 0},
+    {"cross-signed-reversed", "anchors-cross.pem", "chain-cross-reversed.pem", kServer, "cross.test", 0},
+    {"cross-signed-old-root-only", "anchors-cross-old.pem", "chain-cross.pem", kServer, "cross.test",
+     kExpired},
+    {"backtrack", "anchors-cross.pem", "chain-backtrack.pem", kServer, "cross.test", 0},
+    {"backtrack-untrusted", "anchors-root.pem", "chain-backtrack.pem", kServer, "cross.test",
+     kUnknownCa},
+    {"same-subject-first", "anchors-root.pem", "chain-same-first.pem", kServer, "same.test", 0},
+    // Name constraints.
+    {"nc-permitted", "anchors-root.pem", "chain-ncok.pem", kServer, "www.example.com", 0},
+    {"nc-permitted-ip", "anchors-root.pem", "chain-ncok.pem", kServer, "ip:192.0.2.10", 0},
+    {"nc-wildcard-excluded", "anchors-root.pem", "chain-ncwild.pem", kServer, "www.example.com",
+     kGeneric},
+    {"nc-excluded", "anchors-root.pem", "chain-ncexcl.pem", kServer, "bar.example.com", kGeneric},
+    {"nc-not-permitted", "anchors-root.pem", "chain-ncout.pem", kServer, "www.other.test", kGeneric},
+    {"nc-ip-not-permitted", "anchors-root.pem", "chain-ncipout.pem", kServer, "ip.example.com",
+     kGeneric},
+    {"nc-common-name", "anchors-root.pem", "chain-nccnonly.pem", kServer, "cn.other.test", kGeneric},
+    {"nc-intermediate-name", "anchors-root.pem", "chain-ncsubleaf.pem", kServer, "www.example.com",
+     kGeneric},
+    {"nc-below-intermediate", "anchors-root.pem", "chain-ncsubokleaf.pem", kServer,
+     "www.example.com", 0},
+    {"nc-anchor", "anchors-ncca.pem", "ncwild.pem", kServer, "www.example.com", kGeneric},
+    {"nc-not-critical", "anchors-root.pem", "chain-ncsoftleaf.pem", kServer, "www.example.com",
+     kGeneric},
+    {"nc-uncheckable-form", "anchors-root.pem", "chain-ncurileaf.pem", kServer, "www.example.com",
+     kGeneric},
+    {"nc-in-leaf", "anchors-root.pem", "chain-ncinleaf.pem", kServer, "www.example.com", kGeneric},
+    {"san-leading-dot", "anchors-root.pem", "chain-baddot.pem", kServer, nullptr, kGeneric},
+    {"san-ip-range", "anchors-root.pem", "chain-badrange.pem", kServer, nullptr, kGeneric},
+    // pathLenConstraint: self-issued intermediates do not count.
+    {"pathlen-self-issued", "anchors-root.pem", "chain-pathlen-self-issued.pem", kServer, "pl.test", 0},
+    {"pathlen-exceeded", "anchors-root.pem", "chain-pathlen-exceeded.pem", kServer, "pl.test",
+     kGeneric},
+    // Extensions.
+    {"key-cert-sign-not-ca", "anchors-root.pem", "chain-kcsleaf.pem", kServer, "kcs.test", kGeneric},
+    {"eku-no-purpose", "anchors-root.pem", "chain-nopurpose.pem", kServer, "nopurpose.test", kGeneric},
+    {"unknown-critical", "anchors-root.pem", "chain-unknowncrit.pem", kServer, "unknown.test",
+     kGeneric},
+    {"empty-subject-san-not-critical", "anchors-root.pem", "chain-emptysubject.pem", kServer,
+     "empty.test", kGeneric},
+    {"critical-aki", "anchors-root.pem", "chain-critaki.pem", kServer, "aki.test", kGeneric},
+    {"critical-aia", "anchors-root.pem", "chain-critaia.pem", kServer, "aia.test", kGeneric},
+    {"policy-constraints-not-critical", "anchors-root.pem", "chain-softpc.pem", kServer, "pc.test",
+     kGeneric},
+    // Key strength.
+    {"rsa-2048", "anchors-root.pem", "chain-rsa2048.pem", kServer, "rsa2048.test", 0},
+    {"rsa-1024", "anchors-root.pem", "chain-rsa1024.pem", kServer, "rsa1024.test", kInsecure},
+    {"dsa", "anchors-root.pem", "chain-dsa.pem", kServer, "dsa.test", kInsecure},
+    {"weak-anchor", "anchors-weakroot.pem", "chain-weakrootleaf.pem", kServer, "weakroot.test",
+     kInsecure},
 };
 
 void test_verify_case(gconstpointer data)
@@ -253,6 +309,29 @@ void test_verify_case(gconstpointer data)
   g_main_context_unref(context);
 
   g_clear_object(&identity);
+  g_object_unref(chain);
+  g_object_unref(db);
+}
+
+// 100 intermediates with one subject and distinct keys, without key
+// identifiers, the leaf's true issuer last (past what is looked at): the
+// verdict comes within a bounded number of signature checks.
+void test_same_subject_bounded()
+{
+  GTlsDatabase *db = load_database("anchors-root.pem");
+  GTlsCertificate *chain = load_chain("chain-same-last.pem");
+  GSocketConnectable *identity = make_identity("same.test");
+  struct timespec start {}, end {};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+  GTlsCertificateFlags flags = g_tls_database_verify_chain(
+      db, chain, kServer, identity, nullptr, G_TLS_DATABASE_VERIFY_NONE, nullptr, nullptr);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &end);
+  double ms = (end.tv_sec - start.tv_sec) * 1e3 + (end.tv_nsec - start.tv_nsec) / 1e6;
+  g_test_message("100 same-subject intermediates decided in %.1f ms of CPU", ms);
+  g_assert_cmphex(flags, ==, kUnknownCa | kGeneric);
+  // Generous: about 50 ECDSA verifications on a slow, shared machine.
+  g_assert_cmpfloat(ms, <, 500.0);
+  g_object_unref(identity);
   g_object_unref(chain);
   g_object_unref(db);
 }
@@ -981,6 +1060,7 @@ int main(int argc, char **argv)
     g_test_add_data_func(path, &c, test_verify_case);
     g_free(path);
   }
+  g_test_add_func("/database/verify-bounded/same-subject", test_same_subject_bounded);
   g_test_add_func("/database/lookup/issuer", test_lookup_issuer);
   g_test_add_func("/database/lookup/issued-by", test_lookup_issued_by);
   g_test_add_func("/database/lookup/handles", test_handles);

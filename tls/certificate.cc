@@ -657,22 +657,16 @@ gboolean initable_init(GInitable *initable, GCancellable *, GError **error) noex
 GTlsCertificateFlags verify(GTlsCertificate *cert, GSocketConnectable *identity,
                             GTlsCertificate *trusted_ca) noexcept
 {
-  gnutls_x509_trust_list_t raw = nullptr;
-  if (gnutls_x509_trust_list_init(&raw, 0) != 0)
-    return G_TLS_CERTIFICATE_GENERIC_ERROR;
-  Owned<gnutls_x509_trust_list_t> anchors(raw);
-
+  Owned<gnutls_x509_crt_t> storage;
+  std::vector<gnutls_x509_crt_t> anchor;
   if (trusted_ca) {
-    Owned<gnutls_x509_crt_t> storage;
     gnutls_x509_crt_t ca = x509_of(trusted_ca, &storage);
-    GnutlsBuffer der;
-    if (!ca || gnutls_x509_crt_export2(ca, GNUTLS_X509_FMT_DER, der.out()) != 0 ||
-        gnutls_x509_trust_list_add_trust_mem(anchors.get(), &der.datum, nullptr,
-                                             GNUTLS_X509_FMT_DER, 0, 0) != 1)
+    if (!ca)
       return G_TLS_CERTIFICATE_GENERIC_ERROR;
+    anchor.push_back(ca);
   }
-
-  int flags = verify_chain(anchors.get(), cert, nullptr, identity, nullptr);
+  TrustAnchors anchors(std::move(anchor), {}, TrustProfile::kPrivate);
+  int flags = verify_chain(anchors, cert, nullptr, identity, nullptr);
   // Without a trusted CA, GIO documents that UNKNOWN_CA is never reported.
   if (!trusted_ca)
     flags &= ~G_TLS_CERTIFICATE_UNKNOWN_CA;

@@ -8,20 +8,18 @@
 // issuer cycles; verification always terminates.
 //
 // How a chain is verified: the presented certificates (the leaf and its
-// `issuer` links, at most 64, duplicates dropped) are ordered into a path by
-// issuer name and key identifier, starting at the leaf and stopping at the
-// first certificate a trust anchor issued, at a self-issued certificate, or
-// after 16 certificates. GnuTLS verifies that path (signatures, validity
-// times, basic constraints, CRLs held by the trust list, insecure
-// algorithms). The extended key usage of `purpose` (on every certificate of
-// the path and the anchor: GnuTLS would stop at the first mismatch and hide
-// the other failures), validity times again (GIO wants every flag that
-// applies) and the identity (RFC 6125) are checked here. When something
-// fails, each failure is attributed to the certificate that caused it, for
-// the message and the debug log.
+// `issuer` links, at most 64, duplicates dropped) and the database's anchors
+// go to the path builder (path_builder.h), which tries every candidate path
+// and has each validated (path_validator.h: RFC 5280, name constraints, key
+// strength, extended key usage; web_pki_policy.h on top for chains anchored
+// in the system store). The identity (RFC 9525) is checked on the leaf. When
+// no path is accepted, the best failing path is reported, each failure
+// attributed to the certificate that caused it, for the message and the
+// debug log.
 #pragma once
 
 #include "owners.h"
+#include "trust_anchors.h"
 
 #include <gio/gio.h>
 
@@ -38,18 +36,20 @@ namespace gtg {
 // result is not 0 it receives a translated sentence saying which checks
 // failed for which certificate (free with g_free); the same text goes to one
 // g_debug line.
-GTlsCertificateFlags verify_chain(gnutls_x509_trust_list_t anchors, GTlsCertificate *chain,
+GTlsCertificateFlags verify_chain(const TrustAnchors &anchors, GTlsCertificate *chain,
                                   const char *purpose, GSocketConnectable *identity,
                                   char **out_detail);
 
-// Checks only the identity of `cert` (RFC 6125: DNS names and IP addresses
-// from subjectAltName, common name only when there is no DNS, IP or URI
-// subjectAltName, a wildcard only as the whole left-most label of a name with
-// at least three labels, never for IP addresses). `identity` may be a
+// Checks only the identity of `cert` (RFC 9525: DNS names and IP addresses
+// from subjectAltName; the most specific common name only when there is no
+// subjectAltName entry at all and `allow_common_name`; a wildcard only as the
+// whole left-most label of a name with at least three labels, never for IP
+// addresses). `identity` may be a
 // GNetworkAddress, GNetworkService, GInetSocketAddress or GProxyAddress (its
 // destination); anything else cannot match. Returns 0 or
 // G_TLS_CERTIFICATE_BAD_IDENTITY.
-GTlsCertificateFlags verify_identity(gnutls_x509_crt_t cert, GSocketConnectable *identity);
+GTlsCertificateFlags verify_identity(gnutls_x509_crt_t cert, GSocketConnectable *identity,
+                                     bool allow_common_name);
 
 // A translated description of `flags` found for `chain`, attributing each
 // flag to the certificate of the chain it most likely concerns (an expired or

@@ -11,6 +11,7 @@
 #include "certificate.h"
 #include "chain_verifier.h"
 #include "gtype_macros.h"
+#include "trust_anchors.h"
 
 #include <glib/gi18n-lib.h>
 #include <gnutls/x509.h>
@@ -35,6 +36,9 @@ public:
   static std::unique_ptr<TrustStore> from_pem_file(const char *path, GError **error);
 
   gnutls_x509_trust_list_t list() const { return list_.get(); }
+  // What chains are verified against: the anchors, the CRLs and the profile
+  // (the Web PKI one for the system store). Built on first use, once.
+  const TrustAnchors &trust_anchors() const;
   // The anchors, in file order. For the system store they are copied out of
   // the trust list on first use (GnuTLS lends them only as copies), so a
   // process that only verifies never pays for them.
@@ -66,6 +70,11 @@ private:
   mutable std::once_flag copy_once_;
   mutable std::vector<Owned<gnutls_x509_crt_t>> copies_;
   std::string handle_prefix_;
+  // Our own copies of the CRLs given to list_, for the path validator.
+  std::vector<Owned<gnutls_x509_crl_t>> crls_;
+  TrustProfile profile_ = TrustProfile::kPrivate;
+  mutable std::once_flag trust_anchors_once_;
+  mutable std::unique_ptr<TrustAnchors> trust_anchors_;
 };
 
 namespace {
@@ -142,7 +151,19 @@ std::unique_ptr<TrustStore> TrustStore::from_system(GError **error)
   g_debug("Loaded %d anchors from the system trust store", ret);
   auto store = std::unique_ptr<TrustStore>(new TrustStore(std::move(list), kSystemHandlePrefix));
   store->anchors_are_copies_ = true;
+  store->profile_ = TrustProfile::kWebPki;
   return store;
+}
+
+const TrustAnchors &TrustStore::trust_anchors() const
+{
+  std::call_once(trust_anchors_once_, [this] {
+    std::vector<gnutls_x509_crl_t> crls;
+    for (const Owned<gnutls_x509_crl_t> &crl : crls_)
+      crls.push_back(crl.get());
+    trust_anchors_ = std::make_unique<TrustAnchors>(anchors(), std::move(crls), profile_);
+  });
+  return *trust_anchors_;
 }
 
 const std::vector<gnutls_x509_crt_t> &TrustStore::anchors() const
@@ -217,6 +238,15 @@ std::unique_ptr<TrustStore> TrustStore::from_pem_file(const char *path, GError *
     for (unsigned i = added < 0 ? 0 : static_cast<unsigned>(added); i < n_crls; ++i)
       gnutls_x509_crl_deinit(crls[i]);
     gnutls_free(crls);
+    // The trust list keeps its CRLs to itself: the path validator reads a
+    // second copy.
+    crls = nullptr;
+    n_crls = 0;
+    if (gnutls_x509_crl_list_import2(&crls, &n_crls, &pem, GNUTLS_X509_FMT_PEM, 0) >= 0) {
+      for (unsigned i = 0; i < n_crls; ++i)
+        store->crls_.emplace_back(crls[i]);
+      gnutls_free(crls);
+    }
   }
   return store;
 }
@@ -341,7 +371,7 @@ static GTlsCertificateFlags gtg_database_verify_chain(GTlsDatabase *database, GT
   // The anchors are all in memory: there is nothing to ask the interaction.
   if (g_cancellable_set_error_if_cancelled(cancellable, error))
     return G_TLS_CERTIFICATE_GENERIC_ERROR;
-  return gtg::verify_chain(store_of(database).list(), chain, purpose, identity, nullptr);
+  return gtg::verify_chain(store_of(database).trust_anchors(), chain, purpose, identity, nullptr);
 }
 
 static void gtg_database_verify_chain_async(GTlsDatabase *database, GTlsCertificate *chain,
