@@ -14,6 +14,9 @@
 
 #include <gio/gio.h>
 
+#include <atomic>
+#include <string>
+
 using namespace conn_test;
 
 namespace {
@@ -181,7 +184,8 @@ void run_other_connection()
     Pair other(listener, db, cert);
     handshake_both_ok(other);
     write_all(G_IO_STREAM(other.client), "x", 1);
-    g_assert_cmpstr(read_exactly(G_IO_STREAM(other.server), 1).c_str(), ==, "x");
+    std::string got = read_exactly(G_IO_STREAM(other.server), 1);  // kept alive for the comparison
+    g_assert_cmpstr(got.c_str(), ==, "x");
   }
   g_object_unref(cert);
   g_object_unref(db);
@@ -223,7 +227,8 @@ void test_interaction_answers_later()
   g_assert_nonnull(seen);
   g_assert_true(g_tls_certificate_is_same(seen, client_cert));
   write_all(G_IO_STREAM(p.pair->client), "y", 1);
-  g_assert_cmpstr(read_exactly(G_IO_STREAM(p.pair->server), 1).c_str(), ==, "y");
+  std::string got = read_exactly(G_IO_STREAM(p.pair->server), 1);  // kept alive for the comparison
+    g_assert_cmpstr(got.c_str(), ==, "y");
   g_object_unref(client_cert);
   g_object_unref(interaction);
 }
