@@ -25,7 +25,7 @@ const std::vector<const char *> &workload_names()
 {
   static const std::vector<const char *> names = {
       "bulk-tls13", "bulk-tls12", "pingpong",  "hs-ecdsa",   "hs-rsa",  "resumed",   "conc-256",
-      "conc-1000",  "conc-10000", "idle-mem",  "dtls-hs",    "dtls-dgram", "dtls-send",
+      "conc-256-interaction", "conc-1000",  "conc-10000", "idle-mem",  "dtls-hs",    "dtls-dgram", "dtls-send",
       "dtls-loss",
   };
   return names;
@@ -82,6 +82,8 @@ const char *describe(const std::string &name)
     return "sequential sync full handshakes (+1 byte), RSA-2048 server chain";
   if (name == "resumed")
     return "sequential sync handshakes with one server identity (client cache, tickets)";
+  if (concurrency_of(name) && name.find("-interaction") != std::string::npos)
+    return "as conc-256, each client with a GTlsInteraction set (as libsoup does)";
   if (concurrency_of(name))
     return "N pairs, both ends async on one main context, all started at once";
   if (name == "idle-mem")

@@ -62,7 +62,7 @@ check() {  # label, expected module path, module dir
 check ours "$ours_dir/libgiognutls.so" "$ours_dir"
 check glib-networking "$gn_module" "$work/glib-networking"
 
-groups="bulk-tls13,bulk-tls12,pingpong hs-ecdsa,hs-rsa,resumed conc-256,conc-1000,conc-10000 idle-mem dtls-hs,dtls-dgram,dtls-send,dtls-loss"
+groups="bulk-tls13,bulk-tls12,pingpong hs-ecdsa,hs-rsa,resumed conc-256,conc-256-interaction,conc-1000,conc-10000 idle-mem dtls-hs,dtls-dgram,dtls-send,dtls-loss"
 backends="raw ours glib-networking"
 raw_lines="$work/raw.jsonl"
 : > "$raw_lines"
