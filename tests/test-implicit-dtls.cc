@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 
 #include <string>
+#include <thread>
 
 using namespace gtg_test;
 
@@ -207,6 +208,43 @@ void test_server_waits_for_hello_within_timeout()
   g_object_unref(cert);
 }
 
+// condition_wait on a connection that has not handshaken runs the
+// handshake the operation needs (a wait on the socket alone would spin
+// without ever seeing it end), within its timeout.
+void test_condition_wait_handshakes()
+{
+  DtlsPair pair;
+  std::thread server([&] {
+    Watchdog watchdog(20000);
+    GError *error = nullptr;
+    g_assert_true(g_dtls_connection_handshake(G_DTLS_CONNECTION(pair.server), watchdog.cancellable(), &error));
+    g_assert_no_error(error);
+    expect_datagram(pair.server, "after the wait", watchdog.cancellable());
+  });
+  gint64 start = g_get_monotonic_time();
+  GError *error = nullptr;
+  g_assert_true(g_datagram_based_condition_wait(pair.client, G_IO_OUT, 10 * G_USEC_PER_SEC, nullptr, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
+  GTlsProtocolVersion version = G_TLS_PROTOCOL_VERSION_UNKNOWN;
+  g_object_get(pair.client, "protocol-version", &version, nullptr);
+  g_assert_cmpint(version, ==, G_TLS_PROTOCOL_VERSION_DTLS_1_2);
+  send_ok(pair.client, "after the wait", nullptr);
+  server.join();
+}
+
+// With a silent peer, the wait ends at its timeout.
+void test_condition_wait_times_out()
+{
+  SilentPeer peer;
+  gint64 start = g_get_monotonic_time();
+  GError *error = nullptr;
+  g_assert_false(g_datagram_based_condition_wait(peer.client, G_IO_IN, 500 * 1000, nullptr, &error));
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error(&error);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -218,5 +256,7 @@ int main(int argc, char **argv)
   g_test_add_func("/implicit/dtls/zero-timeout-never-times-out", test_zero_timeout_never_times_out);
   g_test_add_func("/implicit/dtls/blocking-without-timeout", test_blocking_call_without_timeout);
   g_test_add_func("/implicit/dtls/server-hello-wait-bounded", test_server_waits_for_hello_within_timeout);
+  g_test_add_func("/implicit/dtls/condition-wait-handshakes", test_condition_wait_handshakes);
+  g_test_add_func("/implicit/dtls/condition-wait-times-out", test_condition_wait_times_out);
   return g_test_run();
 }

@@ -638,10 +638,9 @@ StepResult ConnectionCore::async_handshake_step(GCancellable *cancellable, GErro
 void ConnectionCore::abort_suspended_handshake()
 {
   closing_.store(true);
-  // fiber_ is made before a handshake's first async step and kept: a
-  // pointer read here is either null (nothing to abort) or the fiber.
-  if (HandshakeFiber *fiber = fiber_.get(); fiber && fiber->is_suspended())
-    fiber->abort();
+  std::lock_guard lock(mutex_);  // fiber_ is made under it, and kept
+  if (fiber_ && fiber_->is_suspended())
+    fiber_->abort();
 }
 
 void ConnectionCore::run_handshake_in_background(GMainContext *context, bool step_now)

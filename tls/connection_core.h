@@ -119,6 +119,13 @@ public:
   // about to be polled on `context`). Called from the gate source's prepare.
   void move_background_to(GMainContext *context);
 
+  // Gets past the handshake that `side` needs, as the first read or write
+  // would (a blocking call runs it within `deadline_us`, a nonblocking one
+  // starts it in the background: G_IO_ERROR_WOULD_BLOCK). For waits on a
+  // condition (GDatagramBased condition_wait), which must see it progress.
+  bool await_handshake(Side side, bool blocking, gint64 deadline_us, GCancellable *cancellable,
+                       GError **error);
+
   // For pollable streams: whether `side` could progress without waiting, and
   // a source that dispatches when it may.
   bool is_ready(Side side);

@@ -138,6 +138,15 @@ bool ConnectionCore::begin_io(Side side, bool blocking, GCancellable *cancellabl
   }
 }
 
+bool ConnectionCore::await_handshake(Side side, bool blocking, gint64 deadline_us,
+                                     GCancellable *cancellable, GError **error)
+{
+  if (!begin_io(side, blocking, cancellable, deadline_us, error))
+    return false;
+  end_io(side);
+  return true;
+}
+
 void ConnectionCore::end_io(Side side)
 {
   if (side == Side::Read)

@@ -436,6 +436,30 @@ static gboolean condition_wait(GDatagramBased *datagram_based, GIOCondition cond
                                gint64 timeout, GCancellable *cancellable, GError **error) noexcept
 {
   gint64 deadline = timeout > 0 ? g_get_monotonic_time() + timeout : -1;
+  gtg::ConnectionCore &core = *self_of(datagram_based)->core;
+  if (!core.handshake_done()) {
+    // The handshake the first operation needs, run (or, for timeout 0,
+    // started in the background) here: waiting on the socket alone would
+    // never see it end.
+    GError *local = nullptr;
+    gtg::Side side = condition & G_IO_OUT ? gtg::Side::Write : gtg::Side::Read;
+    if (!core.await_handshake(side, timeout != 0, deadline, cancellable, &local)) {
+      if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(local);
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
+        return FALSE;
+      }
+      if ((g_error_matches(local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) && timeout > 0) ||
+          g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_propagate_error(error, local);
+        return FALSE;
+      }
+      // The handshake failed: the operation would fail at once, which is
+      // what the condition means.
+      g_error_free(local);
+      return TRUE;
+    }
+  }
   for (;;) {
     if (g_cancellable_set_error_if_cancelled(cancellable, error))
       return FALSE;

@@ -126,7 +126,7 @@ HandshakeFiber::~HandshakeFiber()
 {
   // A suspended step cannot be unwound from here; the connection keeps
   // itself alive while one is (the handshake holds a reference).
-  g_warn_if_fail(!suspended_);
+  g_warn_if_fail(!suspended_.load());
   if (wake_source_) {
     g_source_destroy(wake_source_);
     g_source_unref(wake_source_);
@@ -212,11 +212,11 @@ StepResult HandshakeFiber::run(StepFn fn, void *data, GError **error)
     makecontext(&context_->fiber, entry, 0);
     starting_fiber = this;
   }
-  suspended_ = false;
+  suspended_.store(false);
   finished_ = false;
   switch_in();
   if (!finished_) {
-    suspended_ = true;
+    suspended_.store(true);
     return StepResult::Suspended;
   }
   give_back_stack(std::move(stack_));

@@ -49,7 +49,8 @@ public:
   // `error`.
   StepResult run(StepFn fn, void *data, GError **error);
 
-  bool is_suspended() const { return suspended_; }
+  // Any thread (a close aborts a suspended step).
+  bool is_suspended() const { return suspended_.load(); }
 
   // The fiber whose step runs on this thread right now, or nullptr on an
   // ordinary stack (a sync handshake, any other call).
@@ -83,7 +84,7 @@ private:
   void *data_ = nullptr;
   GError *error_ = nullptr;  // the step's, until run() hands it over
   StepResult result_ = StepResult::Done;
-  bool suspended_ = false;
+  std::atomic<bool> suspended_{false};
   bool finished_ = false;
   std::atomic<bool> woken_{false};
   std::atomic<bool> aborted_{false};
