@@ -11,6 +11,7 @@
 // dropping a connection whose request is pending. Through the public GIO
 // API only; the program runs once per protocol version (meson).
 #include "connection-harness.h"
+#include "dtls-harness.h"
 
 #include <gio/gio.h>
 
@@ -359,6 +360,42 @@ void test_database_verifies_later()
   g_object_unref(db);
 }
 
+// The same over DTLS: the client's database answers later; both async
+// handshakes run on this thread's context meanwhile.
+void test_dtls_database_verifies_later()
+{
+  auto *db = static_cast<LaterDatabase *>(g_object_new(later_database_get_type(), nullptr));
+  gtg_test::UdpPair udp;
+  GTlsCertificate *cert = gtg_test::server_certificate();
+  GDatagramBased *client = gtg_test::new_client(G_DATAGRAM_BASED(udp.client), G_TLS_DATABASE(db));
+  GDatagramBased *server = gtg_test::new_server(G_DATAGRAM_BASED(udp.server), cert);
+  AsyncResult client_result, server_result;
+  auto on_dtls_handshake = [](GObject *source, GAsyncResult *result, gpointer data) {
+    auto *r = static_cast<AsyncResult *>(data);
+    g_dtls_connection_handshake_finish(G_DTLS_CONNECTION(source), result, &r->error);
+    r->done = true;
+  };
+  g_dtls_connection_handshake_async(G_DTLS_CONNECTION(server), G_PRIORITY_DEFAULT, nullptr,
+                                    on_dtls_handshake, &server_result);
+  g_dtls_connection_handshake_async(G_DTLS_CONNECTION(client), G_PRIORITY_DEFAULT, nullptr,
+                                    on_dtls_handshake, &client_result);
+  g_assert_true(iterate_until([&] { return db->pending != nullptr; }, 10000));
+  run_other_connection();
+  g_assert_false(client_result.done);
+  GTask *task = db->pending;
+  db->pending = nullptr;
+  g_task_return_int(task, 0);
+  g_object_unref(task);
+  g_assert_true(iterate_until([&] { return client_result.done && server_result.done; }, 20000));
+  g_assert_no_error(client_result.error);
+  g_assert_no_error(server_result.error);
+  g_assert_cmpint(db->sync_calls, ==, 0);
+  g_object_unref(client);
+  g_object_unref(server);
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
 // A sync handshake may still ask a sync-only interaction (no nested loop:
 // GIO calls the sync implementation directly), and an interaction that only
 // answers asynchronously keeps working for blocking callers through GIO's
@@ -594,6 +631,7 @@ int main(int argc, char **argv)
   g_test_add_func("/suspend/interaction/dropped-while-pending", test_interaction_dropped_while_pending);
   g_test_add_func("/suspend/interaction/sync-handshake", test_sync_handshake_with_async_interaction);
   g_test_add_func("/suspend/database/verifies-later", test_database_verifies_later);
+  g_test_add_func("/suspend/database/dtls-verifies-later", test_dtls_database_verifies_later);
   g_test_add_func("/implicit/tls/one-thread-nonblocking", test_one_thread_nonblocking);
   g_test_add_func("/implicit/tls/source-sees-background-handshake", test_source_sees_background_handshake);
   g_test_add_func("/implicit/tls/source-on-another-context", test_source_on_another_context);
