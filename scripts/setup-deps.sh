@@ -29,6 +29,7 @@ softhsm2
 p11-kit
 libp11-kit-dev
 python3-gi
+gir1.2-soup-3.0
 clang
 clang-14
 libclang-rt-14-dev
