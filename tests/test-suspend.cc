@@ -620,6 +620,48 @@ void test_source_on_another_context()
   g_object_unref(db);
 }
 
+// A nonblocking read starts the handshake in the background; a blocking
+// read on the same thread, which never iterates the context, then takes it
+// over instead of waiting for a context nobody runs.
+void test_blocking_after_nonblocking()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  {
+    Pair pair(listener, db, cert);
+    struct Server {
+      GTlsConnection *conn;
+      GError *error = nullptr;
+    } server{pair.server};
+    GThread *thread = g_thread_new(
+        "server",
+        [](gpointer data) -> gpointer {
+          auto *s = static_cast<Server *>(data);
+          if (g_tls_connection_handshake(s->conn, nullptr, &s->error)) {
+            GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(s->conn));
+            g_output_stream_write_all(out, "b", 1, nullptr, nullptr, &s->error);
+          }
+          return nullptr;
+        },
+        &server);
+    auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
+    char byte = 0;
+    GError *error = nullptr;
+    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    g_clear_error(&error);
+    Watchdog watchdog(20000);
+    g_assert_cmpint(g_input_stream_read(G_INPUT_STREAM(client_in), &byte, 1, watchdog.cancellable(), &error), ==, 1);
+    g_assert_no_error(error);
+    g_assert_cmpint(byte, ==, 'b');
+    g_thread_join(thread);
+    g_assert_no_error(server.error);
+  }
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -635,5 +677,6 @@ int main(int argc, char **argv)
   g_test_add_func("/implicit/tls/one-thread-nonblocking", test_one_thread_nonblocking);
   g_test_add_func("/implicit/tls/source-sees-background-handshake", test_source_sees_background_handshake);
   g_test_add_func("/implicit/tls/source-on-another-context", test_source_on_another_context);
+  g_test_add_func("/implicit/tls/blocking-after-nonblocking", test_blocking_after_nonblocking);
   return g_test_run();
 }

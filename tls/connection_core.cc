@@ -475,13 +475,20 @@ bool ConnectionCore::take_over_background(std::unique_lock<std::mutex> &lock)
     return false;
   GMainContext *context = g_main_context_ref(background_context_);
   lock.unlock();
-  // Owning the context, this thread knows the run is not dispatching.
-  bool acquired = g_main_context_acquire(context);
-  lock.lock();
   bool taken = false;
-  if (acquired) {
-    if (background_run_ && abandon_async(background_run_)) {
+  // Owning the context, this thread knows the run is not dispatching, and
+  // it cannot end meanwhile: only its context's dispatch ends it.
+  if (g_main_context_acquire(context)) {
+    AsyncRun *run = nullptr;
+    {
+      std::lock_guard peek(mutex_);
+      run = background_context_ == context ? background_run_ : nullptr;
+    }
+    // Finished: the run's end was called now (the gate has its result).
+    if (run && abandon_async(run) == Abandon::Taken) {
+      std::lock_guard clear(mutex_);
       background_run_ = nullptr;
+      ++background_generation_;
       g_clear_pointer(&background_context_, g_main_context_unref);
       taken = true;
       g_debug("Connection %u: a blocking call takes over the background handshake", id_);
@@ -489,6 +496,7 @@ bool ConnectionCore::take_over_background(std::unique_lock<std::mutex> &lock)
     g_main_context_release(context);
   }
   g_main_context_unref(context);
+  lock.lock();
   return taken;
 }
 
@@ -722,10 +730,16 @@ void ConnectionCore::move_background_to(GMainContext *context)
     GMainContext *old = g_main_context_ref(background_context_);
     lock.unlock();
     bool acquired = g_main_context_acquire(old);
+    AsyncRun *run = nullptr;
     lock.lock();
-    if (acquired && background_run_ && background_context_ == old &&
-        abandon_async(background_run_)) {
+    if (acquired && background_context_ == old)
+      run = background_run_;
+    lock.unlock();
+    if (run && abandon_async(run) == Abandon::Taken) {
+      lock.lock();
       background_run_ = nullptr;
+      ++background_generation_;
+      g_clear_pointer(&background_context_, g_main_context_unref);
       moved = true;
     }
     if (acquired)

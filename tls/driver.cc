@@ -138,7 +138,7 @@ public:
   // Starts the run: from an idle, or with `step_now` by a first pass in
   // the caller's call.
   void start(bool step_now);
-  bool abandon();
+  Abandon abandon();
 
 private:
   static gboolean on_ready(gpointer data) noexcept;
@@ -218,12 +218,20 @@ void AsyncRun::start(bool step_now)
   wait_on(g_idle_source_new());
 }
 
-bool AsyncRun::abandon()
+Abandon AsyncRun::abandon()
 {
   if (executing_ || resume_step_)
-    return false;
+    return Abandon::Busy;
+  if (finished_early_) {
+    // Its first pass ended it; only the call of `done` was left for later.
+    DoneFn finish = std::move(done_);
+    GError *error = std::exchange(early_error_, nullptr);
+    delete this;
+    finish(error);
+    return Abandon::Finished;
+  }
   delete this;
-  return true;
+  return Abandon::Taken;
 }
 
 void AsyncRun::resume()
@@ -347,7 +355,7 @@ AsyncRun *drive_async(Transport &transport, Step step, int io_priority, GCancell
   return run;
 }
 
-bool abandon_async(AsyncRun *run)
+Abandon abandon_async(AsyncRun *run)
 {
   return run->abandon();
 }

@@ -123,12 +123,17 @@ AsyncRun *drive_async(Transport &transport, Step step, int io_priority, GCancell
                       DoneFn done, HandshakeFiber *fiber = nullptr, bool step_now = false,
                       GMainContext *context = nullptr);
 
-// Stops `run` where it waits, so that the caller can drive its step itself:
-// its wait is removed and `done` is never called. Only from a thread that
-// owns the run's main context (g_main_context_acquire), so that the run
-// cannot be dispatching meanwhile. False, changing nothing, while the run's
-// step is executing or suspended.
-bool abandon_async(AsyncRun *run);
+// What abandon_async did.
+enum class Abandon {
+  Taken,     // the run is gone where it waited; `done` will never be called
+  Finished,  // the run had ended already: `done` was called now, in this call
+  Busy,      // its step is executing or suspended: nothing changed
+};
+
+// Stops `run` where it waits, so that the caller can drive its step itself.
+// Only from a thread that owns the run's main context
+// (g_main_context_acquire), so that the run cannot be dispatching meanwhile.
+Abandon abandon_async(AsyncRun *run);
 
 // Schedules the flush of output a completed nonblocking operation left
 // buffered, on the thread-default main context; `keepalive` is held until it
