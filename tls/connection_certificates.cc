@@ -142,6 +142,18 @@ GTlsCertificateFlags ConnectionCore::check_stapled_ocsp(GTlsCertificate *peer)
   return GTlsCertificateFlags(0);
 }
 
+void ConnectionCore::set_certificate(GTlsCertificate *cert)
+{
+  std::lock_guard lock(certificate_mutex_);
+  certificate = Ref<GTlsCertificate>::retain(cert);
+}
+
+Ref<GTlsCertificate> ConnectionCore::current_certificate()
+{
+  std::lock_guard lock(certificate_mutex_);
+  return certificate.copy();
+}
+
 int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_req,
                                          gnutls_pcert_st **pcert, unsigned *pcert_length,
                                          gnutls_privkey_t *privkey)
@@ -155,7 +167,7 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
     for (int i = 0; i < n_req; i++)
       accepted_cas_.emplace_back(req_ca_dn[i].data, req_ca_dn[i].data + req_ca_dn[i].size);
     g_object_notify(owner_, "accepted-cas");
-    if (!certificate && interaction && G_IS_TLS_CONNECTION(owner_)) {
+    if (!current_certificate() && interaction && G_IS_TLS_CONNECTION(owner_)) {
       GError *error = nullptr;
       GTlsInteractionResult r = interaction_request_certificate(
           interaction.get(), G_TLS_CONNECTION(owner_), op_cancellable_, &error);
@@ -167,13 +179,14 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
       (void)r;
     }
   }
-  if (!certificate)
+  Ref<GTlsCertificate> own = current_certificate();
+  if (!own)
     return 0;  // no certificate: the peer decides whether that is acceptable
   if (own_certificate_error_)
     return -1;  // GnuTLS asks again within one handshake: do not ask for the PIN again
   SigningIdentity identity;
   GError *error = nullptr;
-  if (!certificate_get_signing_identity(certificate.get(), interaction.get(), &identity, &error)) {
+  if (!certificate_get_signing_identity(own.get(), interaction.get(), &identity, &error)) {
     g_debug("Connection %u: own certificate unusable: %s", id_, error->message);
     GError *required = g_error_new(G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
                                    _("The certificate cannot be used: %s"), error->message);

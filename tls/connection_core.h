@@ -59,7 +59,12 @@ public:
   // ----- Configuration (properties) -----
   Ref<GTlsDatabase> database;
   Ref<GTlsInteraction> interaction;
-  Ref<GTlsCertificate> certificate;
+  Ref<GTlsCertificate> certificate;  // written through set_certificate()
+  // The interaction may set the certificate from its own thread while a
+  // blocking handshake waits for it (GIO's invoke functions): the write and
+  // the handshake's reads go through one lock.
+  void set_certificate(GTlsCertificate *cert);
+  Ref<GTlsCertificate> current_certificate();
   Ref<GSocketConnectable> server_identity;  // client only
   GTlsCertificateFlags validation_flags = G_TLS_CERTIFICATE_VALIDATE_ALL;
   GTlsAuthenticationMode authentication_mode = G_TLS_AUTHENTICATION_NONE;  // server only
@@ -259,6 +264,7 @@ private:
   std::string rejected_detail_;          // why verify_peer rejected the peer
   ErrorPtr own_certificate_error_;       // why our certificate could not be used
 
+  std::mutex certificate_mutex_;  // guards `certificate` against set_certificate
   std::mutex app_data_mutex_;
   std::vector<guint8> held_app_data_;  // guarded by app_data_mutex_
   std::atomic<bool> has_held_app_data_{false};  // !held_app_data_.empty()

@@ -56,7 +56,7 @@ bool get_shared_property(ConnectionCore &core, GParamSpec *pspec, GValue *value)
 bool set_shared_property(ConnectionCore &core, GParamSpec *pspec, const GValue *value)
 {
   if (is(pspec, "certificate")) {
-    core.certificate = Ref<GTlsCertificate>::retain(G_TLS_CERTIFICATE(g_value_get_object(value)));
+    core.set_certificate(G_TLS_CERTIFICATE(g_value_get_object(value)));
   } else if (is(pspec, "database")) {
     core.database = Ref<GTlsDatabase>::retain(G_TLS_DATABASE(g_value_get_object(value)));
   } else if (is(pspec, "interaction")) {
