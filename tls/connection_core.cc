@@ -427,7 +427,7 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
           took_over = true;
           break;
         }
-        changed_.wait(lock);
+        wait_changed(lock, -1);
         continue;
       }
       if (handshake_state_ == HandshakeState::Failed && handshake_error_) {
@@ -458,14 +458,18 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
 
 bool ConnectionCore::wait_changed(std::unique_lock<std::mutex> &lock, gint64 deadline_us)
 {
-  if (deadline_us < 0) {
-    changed_.wait(lock);
-    return true;
+  // Woken by the gate, and at least every 50 ms: the caller looks again at
+  // what it cannot be woken for (its cancellable, a background run that
+  // another thread stopped iterating and that it may now take over).
+  constexpr gint64 kSliceUs = 50 * 1000;
+  gint64 slice = kSliceUs;
+  if (deadline_us >= 0) {
+    gint64 left = deadline_us - g_get_monotonic_time();
+    if (left <= 0)
+      return false;
+    slice = std::min(slice, left);
   }
-  gint64 left = deadline_us - g_get_monotonic_time();
-  if (left <= 0)
-    return false;
-  changed_.wait_for(lock, std::chrono::microseconds(left));
+  changed_.wait_for(lock, std::chrono::microseconds(slice));
   return true;
 }
 
