@@ -625,6 +625,8 @@ bool ConnectionCore::begin_handshake(bool blocking, GError **error)
 
 bool ConnectionCore::handshake(GCancellable *cancellable, GError **error)
 {
+  if (session_ended_error(error))
+    return false;
   if (!begin_handshake(true, error))
     return false;
   GError *local = nullptr;
@@ -642,6 +644,12 @@ void ConnectionCore::handshake_async(int io_priority, GCancellable *cancellable,
   GTask *task = g_task_new(owner_, cancellable, callback, user_data);
   g_task_set_source_tag(task, source_tag);
   g_task_set_priority(task, io_priority);
+  GError *ended = nullptr;
+  if (session_ended_error(&ended)) {
+    g_task_return_error(task, ended);
+    g_object_unref(task);
+    return;
+  }
   handshake_async_continue(task);
 }
 
