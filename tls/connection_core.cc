@@ -51,9 +51,9 @@ gnutls_priority_t session_priority()
 // The security level of the server's RFC 7919 DH parameters (TLS 1.2 DHE
 // with a client that offers no FFDHE group): the level GnuTLS gives the
 // keywords of G_TLS_GNUTLS_PRIORITY (SECURE192, SECURE256 and SUITEB128 are
-// HIGH: ffdhe3072; SUITEB192 ULTRA: ffdhe8192), or that a %PROFILE_ keyword
-// names; else MEDIUM, which gives ffdhe2048, the smallest RFC 7919 group,
-// which every lower level (NORMAL, SECURE128, the system default) accepts.
+// HIGH, SUITEB192 ULTRA), or that a %PROFILE_ keyword names; else MEDIUM,
+// which gives ffdhe2048, the smallest RFC 7919 group, which every lower
+// level (NORMAL, SECURE128, the system default) accepts.
 gnutls_sec_param_t priority_dh_level()
 {
   struct Level {
