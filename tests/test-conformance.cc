@@ -574,13 +574,22 @@ void test_dhe_without_groups()
 // ---------------------------------------------------------------------------
 // DTLS: after a fatal alert from the peer, closing sends nothing
 
+struct DtlsCase {
+  bool module_is_server;
+  bool async_close;
+};
+
 void test_dtls_alert_then_silence(gconstpointer data)
 {
-  const bool async_close = GPOINTER_TO_INT(data) != 0;
+  const auto &c = *static_cast<const DtlsCase *>(data);
   gtg_test::Watchdog watchdog(20000);
   gtg_test::UdpPair udp;
   GTlsCertificate *cert = gtg_test::server_certificate();
-  GDatagramBased *server = gtg_test::new_server(G_DATAGRAM_BASED(udp.server), cert);
+  GTlsDatabase *db = gtg_test::ca_database();
+  // The module's connection (named `server` whichever its role) is on one
+  // socket of the pair, the raw peer on the other.
+  GDatagramBased *server = c.module_is_server ? gtg_test::new_server(G_DATAGRAM_BASED(udp.server), cert)
+                                              : gtg_test::new_client(G_DATAGRAM_BASED(udp.server), db);
   int fd = g_socket_get_fd(udp.client);
   std::atomic<bool> closed{false};
   std::string failure;
@@ -589,8 +598,12 @@ void test_dtls_alert_then_silence(gconstpointer data)
   conn_test::PeerThread peer([&] {
     gnutls_certificate_credentials_t creds = nullptr;
     gnutls_certificate_allocate_credentials(&creds);
+    if (!c.module_is_server)  // the raw peer is the server
+      gnutls_certificate_set_x509_key_file(creds, gtg_test::data_path("server-chain.pem").c_str(),
+                                           gtg_test::data_path("server-key.pem").c_str(),
+                                           GNUTLS_X509_FMT_PEM);
     gnutls_session_t s = nullptr;
-    gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_DATAGRAM);
+    gnutls_init(&s, (c.module_is_server ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_DATAGRAM);
     const char *err = nullptr;
     gnutls_priority_set_direct(s, "NORMAL:-VERS-ALL:+VERS-DTLS1.2", &err);
     gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds);
@@ -644,7 +657,7 @@ void test_dtls_alert_then_silence(gconstpointer data)
   g_clear_error(&again);
   g_clear_error(&error);
 
-  if (async_close) {
+  if (c.async_close) {
     conn_test::AsyncResult result;
     g_dtls_connection_close_async(
         G_DTLS_CONNECTION(server), G_PRIORITY_DEFAULT, nullptr,
@@ -665,6 +678,7 @@ void test_dtls_alert_then_silence(gconstpointer data)
   g_assert_cmpstr(failure.c_str(), ==, "");
   g_assert_cmpuint(datagrams_after, ==, 0);
   g_object_unref(server);
+  g_object_unref(db);
   g_object_unref(cert);
 }
 
@@ -707,9 +721,11 @@ int main(int argc, char **argv)
   g_test_add_func("/conformance/defaults/ems-etm", test_ems_etm_by_default);
   g_test_add_func("/conformance/defaults/ems-etm-compat", test_ems_etm_with_compat);
   g_test_add_func("/conformance/defaults/dhe-without-groups", test_dhe_without_groups);
-  g_test_add_data_func("/conformance/dtls/alert-received/close", GINT_TO_POINTER(0),
-                       test_dtls_alert_then_silence);
-  g_test_add_data_func("/conformance/dtls/alert-received/close-async", GINT_TO_POINTER(1),
-                       test_dtls_alert_then_silence);
+  static const DtlsCase dtls_cases[] = {{true, false}, {true, true}, {false, false}, {false, true}};
+  for (const DtlsCase &c : dtls_cases) {
+    std::string path = std::string("/conformance/dtls/") + (c.module_is_server ? "server" : "client") +
+                       "/alert-received/" + (c.async_close ? "close-async" : "close");
+    g_test_add_data_func(path.c_str(), &c, test_dtls_alert_then_silence);
+  }
   return g_test_run();
 }
