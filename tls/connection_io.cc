@@ -459,8 +459,13 @@ void ConnectionCore::end_session(const GError *error)
 
 void ConnectionCore::record_failed(GError *record_error, GError **error)
 {
-  if (session_failing_.load())
+  if (session_failing_.load()) {
     end_session(record_error);
+    // A renegotiation the peer started inside reads is over too: writers
+    // waiting for it go on, and fail with the stored error.
+    if (session_ended() && peer_renegotiation_)
+      set_peer_renegotiation(false);
+  }
   g_propagate_error(error, record_error);
 }
 
