@@ -455,6 +455,15 @@ void test_alert_discipline(gconstpointer data)
                     ==, -1);
     g_assert_error(again, first->domain, first->code);
     g_clear_error(&again);
+    // A pollable stream is ready at once, and fails the same way.
+    auto *in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
+    auto *out = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(G_IO_STREAM(conn)));
+    g_assert_true(g_pollable_input_stream_is_readable(in));
+    g_assert_true(g_pollable_output_stream_is_writable(out));
+    char buf[16];
+    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(in, buf, sizeof buf, nullptr, &again), ==, -1);
+    g_assert_error(again, first->domain, first->code);
+    g_clear_error(&again);
     // An explicit handshake (a renegotiation or key update) too.
     g_assert_false(g_tls_connection_handshake(conn, watchdog.cancellable(), &again));
     g_assert_error(again, first->domain, first->code);
