@@ -8,16 +8,16 @@
 // - TLS 1.2 DHE with a client that offers no supported groups.
 //
 // The peers are raw GnuTLS sessions on plain sockets, each on its own
-// thread. A TLS peer logs every byte it receives, so that after sending a
-// bad record it can parse what came back at the record layer: exactly one
-// fatal alert of the expected kind, then end of stream. Bad records are
-// sealed here with the session's own write keys (gnutls_record_get_state)
-// for AES-128-GCM, the one cipher these peers offer. Every wait is bounded.
+// thread. A TLS peer (raw-tls-peer.h) logs every byte it receives, so that
+// after sending a bad record it can parse what came back at the record
+// layer: exactly one fatal alert of the expected kind, then end of stream.
+// Bad records are sealed with the peer's own write keys for AES-128-GCM, the
+// one cipher these peers offer. Every wait is bounded.
 #include "connection-harness.h"
 #include "dtls-harness.h"
+#include "raw-tls-peer.h"
 #include "test-peers.h"
 
-#include <gnutls/crypto.h>
 #include <gnutls/dtls.h>
 #include <gnutls/gnutls.h>
 
@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -34,7 +33,10 @@
 
 namespace {
 
-constexpr int kWaitMs = 10000;  // the bound of every wait of a raw peer
+using conn_test::RawTls;
+using conn_test::Record;
+
+constexpr int kWaitMs = conn_test::kRawPeerWaitMs;
 
 enum class Version { Tls12, Tls13 };
 
@@ -55,198 +57,6 @@ const char *priority_of(Version v)
   return v == Version::Tls13 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM"
                              : "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM";
 }
-
-// ---------------------------------------------------------------------------
-// Records
-
-struct Record {
-  guint8 type;
-  std::string body;
-};
-
-// Splits `bytes` into records; false if it does not end on a record boundary.
-bool parse_records(const std::string &bytes, std::vector<Record> *out)
-{
-  size_t at = 0;
-  while (at + 5 <= bytes.size()) {
-    size_t length = (guint8(bytes[at + 3]) << 8) | guint8(bytes[at + 4]);
-    if (at + 5 + length > bytes.size())
-      return false;
-    out->push_back({guint8(bytes[at]), bytes.substr(at + 5, length)});
-    at += 5 + length;
-  }
-  return at == bytes.size();
-}
-
-std::string header(guint8 type, size_t length)
-{
-  std::string h;
-  h += char(type);
-  h += "\x03\x03";
-  h += char(length >> 8);
-  h += char(length & 0xff);
-  return h;
-}
-
-// A handshake message: type, 24-bit length, body.
-std::string handshake_message(guint8 type, const std::string &body)
-{
-  std::string m;
-  m += char(type);
-  m += char(body.size() >> 16);
-  m += char((body.size() >> 8) & 0xff);
-  m += char(body.size() & 0xff);
-  return m + body;
-}
-
-// `payload` as a record of `type` protected with the session's current
-// write keys (AES-128-GCM), as GnuTLS would send it next.
-std::string seal(gnutls_session_t s, Version version, guint8 type, const std::string &payload)
-{
-  gnutls_datum_t mac_key, iv, key;
-  unsigned char seq[8];
-  g_assert_cmpint(gnutls_record_get_state(s, 0, &mac_key, &iv, &key, seq), ==, 0);
-  gnutls_aead_cipher_hd_t aead = nullptr;
-  g_assert_cmpint(gnutls_aead_cipher_init(&aead, GNUTLS_CIPHER_AES_128_GCM, &key), ==, 0);
-  guint8 nonce[12];
-  std::string plain, aad, prefix;
-  if (version == Version::Tls13) {
-    // RFC 8446 §5.2-5.3: the inner type after the content; the record
-    // header is the additional data; the nonce is the IV xor the sequence.
-    g_assert_cmpuint(iv.size, ==, 12);
-    memcpy(nonce, iv.data, 12);
-    for (int i = 0; i < 8; i++)
-      nonce[4 + i] ^= seq[i];
-    plain = payload + char(type);
-    aad = header(23, plain.size() + 16);
-    prefix = aad;
-  } else {
-    // RFC 5288: implicit salt and explicit nonce (the sequence number);
-    // the additional data is sequence, type, version and plaintext length.
-    g_assert_cmpuint(iv.size, >=, 4);
-    memcpy(nonce, iv.data, 4);
-    memcpy(nonce + 4, seq, 8);
-    plain = payload;
-    aad = std::string(reinterpret_cast<char *>(seq), 8) + header(type, plain.size()).substr(0, 5);
-    prefix = header(type, 8 + plain.size() + 16) + std::string(reinterpret_cast<char *>(seq), 8);
-  }
-  std::string sealed(plain.size() + 16, '\0');
-  size_t sealed_len = sealed.size();
-  g_assert_cmpint(gnutls_aead_cipher_encrypt(aead, nonce, sizeof nonce, aad.data(), aad.size(), 16,
-                                             plain.data(), plain.size(), sealed.data(), &sealed_len),
-                  ==, 0);
-  gnutls_aead_cipher_deinit(aead);
-  g_assert_cmpuint(sealed_len, ==, sealed.size());
-  return prefix + sealed;
-}
-
-// ---------------------------------------------------------------------------
-// A raw TLS peer: a GnuTLS session on a blocking socket that logs all it reads
-
-struct RawTls {
-  int fd;
-  gnutls_session_t session = nullptr;
-  gnutls_certificate_credentials_t creds = nullptr;
-  std::string log;               // every byte received from the module
-  bool corrupt_next = false;     // flip the last byte of the next record sent
-  std::string own_finished;      // the body of the Finished this peer sent
-
-  RawTls(int socket_fd, bool server, const char *priority) : fd(socket_fd)
-  {
-    gnutls_certificate_allocate_credentials(&creds);
-    if (server)
-      g_assert_cmpint(gnutls_certificate_set_x509_key_file(
-                          creds, conn_test::data_path("server-chain.pem").c_str(),
-                          conn_test::data_path("server-key.pem").c_str(), GNUTLS_X509_FMT_PEM),
-                      >=, 0);
-    gnutls_init(&session, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
-    const char *err = nullptr;
-    g_assert_cmpint(gnutls_priority_set_direct(session, priority, &err), ==, 0);
-    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, creds);
-    if (!server)
-      gnutls_server_name_set(session, GNUTLS_NAME_DNS, "localhost", strlen("localhost"));
-    gnutls_session_set_ptr(session, this);
-    gnutls_transport_set_ptr(session, this);
-    gnutls_transport_set_pull_function(session, pull);
-    gnutls_transport_set_push_function(session, push);
-    gnutls_transport_set_pull_timeout_function(session, pull_timeout);
-    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
-                                       on_finished);
-    gnutls_handshake_set_timeout(session, kWaitMs);
-    gnutls_record_set_timeout(session, kWaitMs);
-  }
-  ~RawTls()
-  {
-    gnutls_deinit(session);
-    gnutls_certificate_free_credentials(creds);
-    close(fd);
-  }
-  RawTls(const RawTls &) = delete;
-  RawTls &operator=(const RawTls &) = delete;
-
-  int handshake()
-  {
-    int ret = GNUTLS_E_AGAIN;
-    for (int i = 0; i < 1000 && ret < 0 && !gnutls_error_is_fatal(ret); i++)
-      ret = gnutls_handshake(session);
-    return ret;
-  }
-
-  // Reads the raw socket until end of stream (true) or kWaitMs of silence.
-  bool read_to_eof()
-  {
-    for (int i = 0; i < 10000; i++) {
-      char buf[4096];
-      ssize_t n = pull(this, buf, sizeof buf);
-      if (n == 0)
-        return true;
-      if (n < 0)
-        return false;
-    }
-    return false;
-  }
-
-  static ssize_t pull(gnutls_transport_ptr_t p, void *data, size_t size)
-  {
-    auto *self = static_cast<RawTls *>(p);
-    pollfd pfd{self->fd, POLLIN, 0};
-    if (poll(&pfd, 1, kWaitMs) != 1) {
-      errno = ETIMEDOUT;
-      return -1;
-    }
-    ssize_t n = recv(self->fd, data, size, 0);
-    if (n > 0)
-      self->log.append(static_cast<char *>(data), size_t(n));
-    return n;
-  }
-
-  // GnuTLS's default would take the transport pointer for a descriptor.
-  static int pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
-  {
-    pollfd pfd{static_cast<RawTls *>(p)->fd, POLLIN, 0};
-    return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? kWaitMs : int(ms));
-  }
-
-  static ssize_t push(gnutls_transport_ptr_t p, const void *data, size_t size)
-  {
-    auto *self = static_cast<RawTls *>(p);
-    std::string bytes(static_cast<const char *>(data), size);
-    if (self->corrupt_next && size > 5) {
-      bytes.back() ^= 0x01;
-      self->corrupt_next = false;
-    }
-    return send(self->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  }
-
-  static int on_finished(gnutls_session_t s, unsigned, unsigned, unsigned incoming,
-                         const gnutls_datum_t *msg)
-  {
-    auto *self = static_cast<RawTls *>(gnutls_session_get_ptr(s));
-    if (!incoming)
-      self->own_finished.assign(reinterpret_cast<const char *>(msg->data), msg->size);
-    return 0;
-  }
-};
 
 // A connection of the module over loopback TCP with a raw peer at the other
 // end, neither handshake run yet: the module is the server (the raw peer a
@@ -325,60 +135,62 @@ void raw_peer_part(RawTls &raw, const AlertCase &c, PeerOutcome *out)
   int ret = raw.handshake();
   if (ret < 0) {
     out->failure = std::string("handshake: ") + gnutls_strerror(ret);
-    shutdown(raw.fd, SHUT_RDWR);  // the module's side fails too
+    shutdown(raw.fd(), SHUT_RDWR);  // the module's side fails too
     return;
   }
   char buf[64];
   ssize_t n = GNUTLS_E_AGAIN;
   for (int i = 0; i < 100 && (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED); i++)
-    n = gnutls_record_recv(raw.session, buf, sizeof buf);
+    n = gnutls_record_recv(raw.session(), buf, sizeof buf);
   if (n != 5 || memcmp(buf, "ready", 5) != 0) {
     out->failure = "no \"ready\" from the module: " +
                    (n < 0 ? std::string(gnutls_strerror(int(n))) : std::to_string(n));
-    shutdown(raw.fd, SHUT_RDWR);
+    shutdown(raw.fd(), SHUT_RDWR);
     return;
   }
-  if (gnutls_record_check_pending(raw.session) != 0) {
+  if (gnutls_record_check_pending(raw.session()) != 0) {
     out->failure = "unread data before the bad record";
-    shutdown(raw.fd, SHUT_RDWR);
+    shutdown(raw.fd(), SHUT_RDWR);
     return;
   }
-  size_t mark = raw.log.size();
+  size_t mark = raw.log().size();
   std::string bytes;
   switch (c.bad) {
   case Bad::Mac:
-    raw.corrupt_next = true;
-    gnutls_record_send(raw.session, "x", 1);
+    raw.corrupt_next_record();
+    gnutls_record_send(raw.session(), "x", 1);
     break;
   case Bad::Oversized:
     // Over 2^14 + 256 (TLS 1.3) or 2^14 + 2048 (TLS 1.2): the header alone
     // is wrong, and the module must not wait for a body.
-    bytes = header(23, c.version == Version::Tls13 ? 16384 + 256 + 1 : 16384 + 2048 + 1);
+    bytes = conn_test::record_header(23, c.version == Version::Tls13 ? 16384 + 256 + 1 : 16384 + 2048 + 1);
     break;
   case Bad::KeyUpdate:
-    bytes = seal(raw.session, c.version, 22, handshake_message(24, std::string(1, '\x02')));
+    bytes = conn_test::seal(raw.session(), c.version == Version::Tls13, 22,
+                            conn_test::handshake_message(24, std::string(1, '\x02')));
     break;
   case Bad::Finished:
-    bytes = seal(raw.session, c.version, 22, handshake_message(20, raw.own_finished));
+    bytes = conn_test::seal(raw.session(), c.version == Version::Tls13, 22,
+                            conn_test::handshake_message(20, raw.own_finished()));
     break;
   case Bad::Alert:
-    gnutls_alert_send(raw.session, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
+    gnutls_alert_send(raw.session(), GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
     break;
   }
-  if (!bytes.empty() && send(raw.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != ssize_t(bytes.size())) {
+  if (!bytes.empty() && send(raw.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != ssize_t(bytes.size())) {
     out->failure = "could not send the bad record";
-    shutdown(raw.fd, SHUT_RDWR);
+    shutdown(raw.fd(), SHUT_RDWR);
     return;
   }
   if (c.bad != Bad::Alert) {
-    n = gnutls_record_recv(raw.session, buf, sizeof buf);
+    n = gnutls_record_recv(raw.session(), buf, sizeof buf);
     if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
-      out->alert = int(gnutls_alert_get(raw.session));
+      out->alert = int(gnutls_alert_get(raw.session()));
     else
       g_test_message("raw peer: %s instead of an alert", n < 0 ? gnutls_strerror(int(n)) : "data");
   }
   out->eof = raw.read_to_eof();
-  out->parsed = parse_records(raw.log.substr(mark), &out->records);
+  out->parsed = conn_test::parse_records(raw.log().substr(mark), &out->records);
 }
 
 GError *read_error(GIOStream *conn, GCancellable *cancellable)
@@ -519,13 +331,13 @@ Negotiated negotiate(bool module_is_server, const char *priority)
       int ret = raw->handshake();
       if (ret < 0) {
         got.failure = std::string("handshake: ") + gnutls_strerror(ret);
-        shutdown(raw->fd, SHUT_RDWR);  // the module's side fails too
+        shutdown(raw->fd(), SHUT_RDWR);  // the module's side fails too
         return;
       }
-      got.ems = gnutls_session_ext_master_secret_status(raw->session) != 0;
-      got.etm = gnutls_session_etm_status(raw->session) != 0;
-      got.kx = gnutls_kx_get(raw->session);
-      got.dh_bits = got.kx == GNUTLS_KX_DHE_RSA ? unsigned(gnutls_dh_get_prime_bits(raw->session)) : 0;
+      got.ems = gnutls_session_ext_master_secret_status(raw->session()) != 0;
+      got.etm = gnutls_session_etm_status(raw->session()) != 0;
+      got.kx = gnutls_kx_get(raw->session());
+      got.dh_bits = got.kx == GNUTLS_KX_DHE_RSA ? unsigned(gnutls_dh_get_prime_bits(raw->session())) : 0;
       raw->read_to_eof();
     });
     GError *error = nullptr;
