@@ -42,6 +42,24 @@ GTlsDatabase *ca_database()
 // ---------------------------------------------------------------------------
 // Waiting
 
+PeerThread::PeerThread(std::function<void()> peer) : peer_(std::move(peer))
+{
+  thread_ = g_thread_new("raw-peer", &PeerThread::main, this);
+}
+
+void PeerThread::join()
+{
+  if (thread_)
+    g_thread_join(thread_);
+  thread_ = nullptr;
+}
+
+gpointer PeerThread::main(gpointer data)
+{
+  static_cast<PeerThread *>(data)->peer_();
+  return nullptr;
+}
+
 Watchdog::Watchdog(unsigned timeout_ms)
     : cancellable_(g_cancellable_new()),
       deadline_(g_get_monotonic_time() + gint64(timeout_ms) * 1000)

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include <atomic>
+#include <functional>
 
 #include <string>
 #include <vector>
@@ -74,6 +75,22 @@ class Watchdog {
   // Atomic as well as under mutex_: ThreadSanitizer does not see GLib's
   // futex-based GMutex as synchronization.
   std::atomic<bool> stop_{false};
+  GThread *thread_ = nullptr;
+};
+
+// Runs `peer` (a raw peer's part of a test) on a thread of its own;
+// join(), or the destructor, waits for it.
+class PeerThread {
+ public:
+  explicit PeerThread(std::function<void()> peer);
+  ~PeerThread() { join(); }
+  PeerThread(const PeerThread &) = delete;
+  PeerThread &operator=(const PeerThread &) = delete;
+  void join();
+
+ private:
+  static gpointer main(gpointer data);
+  std::function<void()> peer_;
   GThread *thread_ = nullptr;
 };
 

@@ -131,7 +131,7 @@ namespace {
 
 enum class Version { Tls13, Tls12 };
 
-const char *const kTls12Priority = "NORMAL:%COMPAT:!VERS-TLS1.3";
+const char *const kTls12Priority = "NORMAL:!VERS-TLS1.3";
 const char *const kReportEnv = "GTG_CHILD_REPORT";
 
 Version current_version = Version::Tls13;

@@ -202,33 +202,6 @@ std::string client_hello()
   return out;
 }
 
-// Runs `peer` on a thread; join() waits for it.
-class PeerThread {
- public:
-  explicit PeerThread(std::function<void()> peer) : peer_(std::move(peer))
-  {
-    thread_ = g_thread_new("raw-peer", &PeerThread::main, this);
-  }
-  ~PeerThread() { join(); }
-  PeerThread(const PeerThread &) = delete;
-  PeerThread &operator=(const PeerThread &) = delete;
-  void join()
-  {
-    if (thread_)
-      g_thread_join(thread_);
-    thread_ = nullptr;
-  }
-
- private:
-  static gpointer main(gpointer data)
-  {
-    static_cast<PeerThread *>(data)->peer_();
-    return nullptr;
-  }
-  std::function<void()> peer_;
-  GThread *thread_ = nullptr;
-};
-
 // The client against `listener`'s peer must fail with an error that is not a
 // cancellation, within the watchdog's bound: its handshake, or (when the
 // peer sent a whole real flight) its first read, as the peer went away

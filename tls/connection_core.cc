@@ -21,27 +21,64 @@ namespace gtg {
 
 namespace {
 
+// G_TLS_GNUTLS_PRIORITY, or nullptr when it is not set (or empty).
+const char *priority_override()
+{
+  const char *env = g_getenv("G_TLS_GNUTLS_PRIORITY");
+  return env && *env ? env : nullptr;
+}
+
 // The priority every session uses: G_TLS_GNUTLS_PRIORITY whole if set, else
-// the system default with %COMPAT appended. Parsed once per process.
+// GnuTLS's default priority (which follows the system's GnuTLS
+// configuration) with nothing appended. glib-networking appends %COMPAT,
+// which turns off Extended Master Secret and Encrypt-then-MAC and accepts
+// oversized records; `G_TLS_GNUTLS_PRIORITY=NORMAL:%COMPAT` restores that
+// for a broken peer (docs/user-guide.md). Parsed once per process.
 gnutls_priority_t session_priority()
 {
   static gnutls_priority_t priority = [] {
     gnutls_priority_t p = nullptr;
-    const char *env = g_getenv("G_TLS_GNUTLS_PRIORITY");
+    const char *env = priority_override();
     const char *err_pos = nullptr;
-    if (env && !*env)
-      env = nullptr;
     if (env && gnutls_priority_init2(&p, env, &err_pos, 0) == GNUTLS_E_SUCCESS)
       return p;
     if (env)
       g_warning("G_TLS_GNUTLS_PRIORITY is invalid at \"%s\"; using the default priority",
                 err_pos ? err_pos : env);
-    int ret = gnutls_priority_init2(&p, "%COMPAT", &err_pos, GNUTLS_PRIORITY_INIT_DEF_APPEND);
-    if (ret != GNUTLS_E_SUCCESS)
-      gnutls_priority_init(&p, nullptr, nullptr);
+    gnutls_priority_init(&p, nullptr, nullptr);
     return p;
   }();
   return priority;
+}
+
+// The security level of the server's RFC 7919 DH parameters (TLS 1.2 DHE
+// with a client that offers no FFDHE group): the level GnuTLS gives the
+// keywords of G_TLS_GNUTLS_PRIORITY (SECURE192, SECURE256 and SUITEB128 are
+// HIGH, SUITEB192 ULTRA), or that a %PROFILE_ keyword names; else MEDIUM,
+// which gives ffdhe2048, the smallest RFC 7919 group, which every lower
+// level (NORMAL, SECURE128, the system default) accepts.
+gnutls_sec_param_t priority_dh_level()
+{
+  struct Level {
+    const char *keyword;
+    gnutls_sec_param_t level;
+  };
+  static const Level levels[] = {
+      {"%PROFILE_HIGH", GNUTLS_SEC_PARAM_HIGH},   {"SECURE192", GNUTLS_SEC_PARAM_HIGH},
+      {"SECURE256", GNUTLS_SEC_PARAM_HIGH},       {"SUITEB128", GNUTLS_SEC_PARAM_HIGH},
+      {"%PROFILE_ULTRA", GNUTLS_SEC_PARAM_ULTRA}, {"SUITEB192", GNUTLS_SEC_PARAM_ULTRA},
+      {"%PROFILE_FUTURE", GNUTLS_SEC_PARAM_FUTURE},
+  };
+  gnutls_sec_param_t level = GNUTLS_SEC_PARAM_MEDIUM;
+  const char *env = priority_override();
+  if (!env)
+    return level;
+  Owned<char **> tokens(g_strsplit(env, ":", -1));
+  for (char **t = tokens.get(); *t; t++)
+    for (const Level &l : levels)
+      if (g_ascii_strcasecmp(*t, l.keyword) == 0 && l.level > level)
+        level = l.level;
+  return level;
 }
 
 }  // namespace
@@ -65,10 +102,21 @@ static GQuark server_credentials_quark()
   return q;
 }
 
+// A server's credentials also carry the RFC 7919 DH parameters of the
+// priority's level, so that a TLS 1.2 client offering DHE suites but no FFDHE
+// group (or no supported_groups at all) can still use them.
+static gnutls_certificate_credentials_t new_server_credentials(
+    gnutls_certificate_retrieve_function2 *retrieve)
+{
+  gnutls_certificate_credentials_t creds = new_credentials(retrieve);
+  gnutls_certificate_set_known_dh_params(creds, priority_dh_level());
+  return creds;
+}
+
 static gnutls_certificate_credentials_t server_credentials(
     GTlsDatabase *database, gnutls_certificate_retrieve_function2 *retrieve)
 {
-  static gnutls_certificate_credentials_t without_cas = new_credentials(retrieve);
+  static gnutls_certificate_credentials_t without_cas = new_server_credentials(retrieve);
   unsigned n_anchors = 0;
   const gnutls_x509_crt_t *anchors = database ? database_get_anchors(database, &n_anchors) : nullptr;
   if (!anchors || n_anchors == 0)
@@ -80,7 +128,7 @@ static gnutls_certificate_credentials_t server_credentials(
       g_object_get_qdata(G_OBJECT(database), server_credentials_quark()));
   if (creds)
     return creds;
-  creds = new_credentials(retrieve);
+  creds = new_server_credentials(retrieve);
   gnutls_certificate_set_x509_trust(creds, const_cast<gnutls_x509_crt_t *>(anchors),
                                     static_cast<int>(n_anchors));
   g_object_set_qdata_full(G_OBJECT(database), server_credentials_quark(), creds,
@@ -779,6 +827,8 @@ bool ConnectionCore::begin_handshake(bool blocking, GError **error)
 
 bool ConnectionCore::handshake(GCancellable *cancellable, GError **error)
 {
+  if (session_ended_error(error))
+    return false;
   if (!begin_handshake(true, error))
     return false;
   GError *local = nullptr;
@@ -797,6 +847,12 @@ void ConnectionCore::handshake_async(int io_priority, GCancellable *cancellable,
   GTask *task = g_task_new(owner_, cancellable, callback, user_data);
   g_task_set_source_tag(task, source_tag);
   g_task_set_priority(task, io_priority);
+  GError *ended = nullptr;
+  if (session_ended_error(&ended)) {
+    g_task_return_error(task, ended);
+    g_object_unref(task);
+    return;
+  }
   handshake_async_continue(task);
 }
 

@@ -141,6 +141,8 @@ public:
   bool write_closed() const { return write_closed_; }
   // Marks the connection closed for I/O (the base is being closed).
   void mark_closed();
+  // Whether the session has ended on a fatal error (see end_session).
+  bool session_ended() const { return session_ended_.load(std::memory_order_acquire); }
 
 private:
   // What an explicit handshake on an established connection does.
@@ -217,6 +219,19 @@ private:
   // One gnutls_bye(GNUTLS_SHUT_WR) call: sends close_notify.
   StepResult close_notify_step(GError **error);
 
+  // The end of a session on a fatal error (RFC 8446 §6.2, RFC 5246 §7.2.2):
+  // once a fatal alert was sent or received, or GnuTLS reported any other
+  // fatal error, nothing more is written to the peer (no close_notify when
+  // the connection closes, no second alert) and every later read, write or
+  // handshake fails with the error that ended it. set_gnutls_error raises
+  // session_failing_; the operation that failed then stores its error here.
+  void end_session(const GError *error);
+  // If the session has ended: true, with *error set to a copy of why.
+  bool session_ended_error(GError **error);
+  // A record read or write failed with `record_error` (taken): ends the
+  // session if GnuTLS reported a fatal error, then hands the error on.
+  void record_failed(GError *record_error, GError **error);
+
   // Gate: claim the right to run `side` (running an implicit handshake first
   // when needed). False with an error (G_IO_ERROR_WOULD_BLOCK when
   // nonblocking and it must wait; *out_wait then says for what).
@@ -291,6 +306,11 @@ private:
   bool read_closed_ = false;
   bool write_closed_ = false;
   bool sent_close_notify_ = false;
+  // The session-end discipline (end_session): set by set_gnutls_error on a
+  // fatal GnuTLS error, and by end_session with the error kept for later calls.
+  std::atomic<bool> session_failing_{false};
+  std::atomic<bool> session_ended_{false};
+  ErrorPtr session_error_;  // guarded by mutex_; why the session ended
 
   Ref<GTlsCertificate> pending_peer_;  // verified in this handshake, not yet published
   GTlsCertificateFlags pending_errors_ = GTlsCertificateFlags(0);

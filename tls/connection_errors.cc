@@ -30,6 +30,8 @@ static std::string alert_name(unsigned number)
 
 void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **error)
 {
+  if (gnutls_error_is_fatal(ret))
+    session_failing_.store(true);  // the session is over (end_session)
   GError *io_error = transport_ ? transport_->take_io_error() : nullptr;
   if (io_error) {
     // The peer went away before the first handshake finished: it did not
@@ -135,7 +137,7 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     g_debug("Connection %u: received alert %s", id_,
             alert_name(received_alert(session_.get())).c_str());
   }
-  if (!peer_gone && session_ && gnutls_error_is_fatal(ret)) {
+  if (!peer_gone && session_ && gnutls_error_is_fatal(ret) && !session_ended()) {
     // The peer gets the fatal alert GnuTLS chooses, as a plain GnuTLS server sends.
     int level = 0;
     int alert = gnutls_error_to_alert(ret, &level);

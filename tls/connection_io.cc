@@ -290,6 +290,10 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
   gint64 deadline_us = blocking && timeout_us > 0 ? g_get_monotonic_time() + timeout_us : -1;
   if (!begin_io(Side::Read, blocking, cancellable, deadline_us, error))
     return -1;
+  if (session_ended_error(error)) {
+    end_io(Side::Read);
+    return -1;
+  }
   if (gssize held = take_held_app_data(buffer, size); held > 0) {
     end_io(Side::Read);
     return held;
@@ -340,7 +344,10 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
       }
     }
   };
-  bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, error);
+  GError *local = nullptr;
+  bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, &local);
+  if (!ok)
+    record_failed(local, error);
   end_io(Side::Read);
   return ok ? result : -1;
 }
@@ -353,6 +360,10 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
   gint64 deadline_us = blocking && timeout_us > 0 ? g_get_monotonic_time() + timeout_us : -1;
   if (!begin_io(Side::Write, blocking, cancellable, deadline_us, error))
     return -1;
+  if (session_ended_error(error)) {
+    end_io(Side::Write);
+    return -1;
+  }
   // Output still buffered from an earlier write is flushed by the driver
   // before this record is taken (WOULD_BLOCK if it cannot go yet).
   gssize result = -1;
@@ -376,7 +387,10 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
       return StepResult::Failed;
     }
   };
-  bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, error);
+  GError *local = nullptr;
+  bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, &local);
+  if (!ok)
+    record_failed(local, error);
   if (ok && !blocking)
     flush_in_background(*transport_, owner_);
   end_io(Side::Write);
@@ -391,6 +405,8 @@ bool ConnectionCore::is_ready(Side side)
       return true;  // the operation fails at once
     if (handshake_state_ == HandshakeState::Failed)
       return true;
+    if (session_ended())
+      return true;  // the operation fails at once
     if (handshake_state_ == HandshakeState::Running)
       return false;
     if (handshake_state_ != HandshakeState::Done)
@@ -418,7 +434,7 @@ GSource *ConnectionCore::create_source(Side side, GCancellable *cancellable)
         wait = Wait::Writable;  // ready at once: the operation starts the handshake
       if (transport_->has_pending_output())
         wait = Wait::Writable;
-      bool ready_now = handshake_state_ == HandshakeState::Failed ||
+      bool ready_now = handshake_state_ == HandshakeState::Failed || session_ended() ||
                        (side == Side::Read ? read_closed_ : write_closed_) ||
                        (handshake_state_ == HandshakeState::Done && side == Side::Read &&
                         (has_held_app_data() || gnutls_record_check_pending(session_.get()) > 0 ||
@@ -484,14 +500,53 @@ void ConnectionCore::shutdown_async(bool read, bool write, int io_priority,
 
 bool ConnectionCore::close_directions(bool read, bool write)
 {
+  // After a fatal alert nothing more goes to the peer (end_session).
   bool send_bye = write && !write_closed_ && handshake_state_ == HandshakeState::Done &&
-                  !sent_close_notify_;
+                  !sent_close_notify_ && !session_ended();
   if (send_bye)
     sent_close_notify_ = true;
   read_closed_ = read_closed_ || read;
   write_closed_ = write_closed_ || write;
   refresh_gate();
   return send_bye;
+}
+
+void ConnectionCore::end_session(const GError *error)
+{
+  // A failure of the operation itself (it would block, was cancelled or
+  // timed out) says nothing about the session: the operation that met the
+  // fatal error, maybe on another thread, ends it with its own error.
+  if (!error || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ||
+      g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return;
+  std::lock_guard lock(mutex_);
+  if (session_ended_.load())
+    return;
+  session_error_.reset(g_error_copy(error));
+  session_ended_.store(true, std::memory_order_release);
+  g_debug("Connection %u: session ended: %s", id_, error->message);
+}
+
+void ConnectionCore::record_failed(GError *record_error, GError **error)
+{
+  if (session_failing_.load()) {
+    end_session(record_error);
+    // A renegotiation the peer started inside reads is over too: writers
+    // waiting for it go on, and fail with the stored error.
+    if (session_ended() && peer_renegotiation_)
+      set_peer_renegotiation(false);
+  }
+  g_propagate_error(error, record_error);
+}
+
+bool ConnectionCore::session_ended_error(GError **error)
+{
+  if (!session_ended())
+    return false;
+  std::lock_guard lock(mutex_);
+  g_propagate_error(error, g_error_copy(session_error_.get()));
+  return true;
 }
 
 void ConnectionCore::mark_closed()
