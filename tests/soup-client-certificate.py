@@ -9,6 +9,9 @@ keeps the request and supplies the certificate from a timeout of the
 application's outermost loop 200 ms later. Meanwhile the main loop must keep
 running (a ticker counts). The request must succeed with status 200.
 
+Second case: libsoup pre-connects, and the certificate request of that
+handshake waits until the next request's handler answers it.
+
 With a backend that iterates the caller's main context itself while it waits
 (a nested main loop), the answer is never given (the outermost loop never
 regains control) and the request fails on the 20 s bound.
@@ -125,5 +128,63 @@ def run(tap_number):
         server.wait()
 
 
-print("1..1")
-sys.exit(0 if run(1) else 1)
+def run_preconnected(tap_number):
+    """libsoup pre-connects; the server asks for a certificate during that
+    handshake, and libsoup keeps the request pending until a message uses
+    the connection: the next request's handler supplies the certificate."""
+    port = free_port()
+    server = start_server(port)
+    try:
+        db = Gio.TlsFileDatabase.new(os.path.join(FILES, "ca.pem"))
+        cert = Gio.TlsCertificate.new_from_files(os.path.join(FILES, "client.pem"),
+                                                 os.path.join(FILES, "client-key.pem"))
+        session = Soup.Session(tls_database=db, timeout=20)
+        loop = GLib.MainLoop()
+        state = {"preconnect": None, "asked": 0, "status": None, "error": None}
+        url = "https://localhost:%d/" % port
+
+        def preconnected(sess, result):
+            try:
+                sess.preconnect_finish(result)
+                state["preconnect"] = "ok"
+            except GLib.Error as e:
+                state["preconnect"] = e.message
+
+        session.preconnect_async(Soup.Message.new("GET", url), GLib.PRIORITY_DEFAULT, None, preconnected)
+
+        def send():
+            msg = Soup.Message.new("GET", url)
+
+            def on_request_certificate(m, conn):
+                state["asked"] += 1
+                m.set_tls_client_certificate(cert)
+                return True
+
+            def on_done(sess, result):
+                try:
+                    sess.send_and_read_finish(result)
+                    state["status"] = msg.get_status()
+                except GLib.Error as e:
+                    state["error"] = e.message
+                loop.quit()
+
+            msg.connect("request-certificate", on_request_certificate)
+            session.send_and_read_async(msg, GLib.PRIORITY_DEFAULT, None, on_done)
+            return GLib.SOURCE_REMOVE
+
+        GLib.timeout_add(300, send)
+        GLib.timeout_add_seconds(20, loop.quit)
+        loop.run()
+        ok = state["status"] == 200 and state["asked"] == 1 and state["preconnect"] == "ok"
+        print("%s %d /soup/preconnected-client-certificate # status %s, error %s, asked %d, preconnect %s"
+              % ("ok" if ok else "not ok", tap_number, state["status"], state["error"], state["asked"],
+                 state["preconnect"]))
+        return ok
+    finally:
+        server.kill()
+        server.wait()
+
+
+print("1..2")
+results = [run(1), run_preconnected(2)]
+sys.exit(0 if all(results) else 1)
