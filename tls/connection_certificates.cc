@@ -167,6 +167,7 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
       }
       (void)r;
     }
+    note_certificate_request(static_cast<bool>(certificate));
   }
   if (!certificate)
     return 0;  // no certificate: the peer decides whether that is acceptable

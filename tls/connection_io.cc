@@ -227,6 +227,11 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
     return held;
   }
   gssize result = -1;
+  // While a TLS 1.3 server may still refuse our certificate, a write that
+  // finds the connection closed reads the server's alert: not during this read.
+  std::unique_lock<std::mutex> verdict_lock;
+  if (verdict_in_records_.load(std::memory_order_acquire))
+    verdict_lock = std::unique_lock(verdict_mutex_);
   transport_->set_input_mode(blocking, cancellable);
   auto step = [&](GError **e) -> StepResult {
     for (;;) {
@@ -260,6 +265,8 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
         set_peer_renegotiation(true);
         continue;
       case GNUTLS_E_PREMATURE_TERMINATION:
+        if (set_certificate_verdict_error(static_cast<int>(n), false, nullptr, e))
+          return StepResult::Failed;
         if (!require_close_notify) {
           result = 0;
           return StepResult::Done;
@@ -273,6 +280,8 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
     }
   };
   bool ok = run_record_step(step, blocking, &wait, timeout_us, cancellable, error);
+  if (verdict_lock.owns_lock() && ok && result > 0)
+    verdict_in_records_.store(false, std::memory_order_release);  // the server accepted us
   end_io(Side::Read);
   return ok ? result : -1;
 }
@@ -302,6 +311,8 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
                             _("Message is too large for the DTLS connection"));
         return StepResult::Failed;
       }
+      if (n == GNUTLS_E_PUSH_ERROR && read_closing_alert())
+        n = GNUTLS_E_FATAL_ALERT_RECEIVED;  // what the server said before it closed
       set_gnutls_error(static_cast<int>(n), false, e);
       return StepResult::Failed;
     }

@@ -1,0 +1,350 @@
+// Tests of G_TLS_ERROR_CERTIFICATE_REQUIRED through the public GIO API: a
+// client whose certificate the server asked for and then refused (none sent,
+// one from an unknown CA, a PKCS#11 one the server does not accept as a
+// client certificate) gets that error on its handshake, on its first read or
+// on its first write, and never a broken pipe or a bare "fatal alert". Each
+// case runs 50 times: in TLS 1.3 the server decides after the client's
+// handshake has ended, and whether the client's write meets the server's
+// alert or a connection it already reset depends on timing. Control cases
+// check that other errors are unchanged when no certificate was asked for or
+// the one sent was accepted.
+//
+// The protocol version is the process's (the module reads the priority once):
+// meson runs the program as it is (TLS 1.3) and with --tls1.2, which sets
+// G_TLS_GNUTLS_PRIORITY without TLS 1.3 before the module loads. Test paths
+// name the version.
+//
+// The server is our own module's, run with sync calls on a thread of its own
+// over loopback TCP; the client runs on the main thread, its blocking calls
+// bounded by a watchdog. PKCS#11 runs on a SoftHSM token the test sets up
+// (pkcs11/softhsm_token.h) and is skipped without SoftHSM.
+#include "connection-harness.h"
+#include "pkcs11/softhsm_token.h"
+
+#include <gio/gio.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace conn_test;
+
+// A GTlsInteraction that answers every PIN request with the token's PIN.
+// (GObject type code outside the anonymous namespace: G_DEFINE_TYPE declares
+// functions with external names.)
+struct PinInteraction {
+  GTlsInteraction parent_instance;
+};
+struct PinInteractionClass {
+  GTlsInteractionClass parent_class;
+};
+G_DEFINE_TYPE(PinInteraction, pin_interaction, G_TYPE_TLS_INTERACTION)
+
+static void pin_interaction_init(PinInteraction *) {}
+
+static GTlsInteractionResult pin_ask_password(GTlsInteraction *, GTlsPassword *password,
+                                              GCancellable *, GError **)
+{
+  g_tls_password_set_value(password, reinterpret_cast<const guchar *>(SoftHsmToken::kPin), -1);
+  return G_TLS_INTERACTION_HANDLED;
+}
+
+static void pin_interaction_class_init(PinInteractionClass *klass)
+{
+  G_TLS_INTERACTION_CLASS(klass)->ask_password = pin_ask_password;
+}
+
+namespace {
+
+constexpr int kRepetitions = 50;
+constexpr gint64 kCaseBudgetUs = 90 * G_USEC_PER_SEC;  // per case, all repetitions
+
+std::unique_ptr<SoftHsmToken> token;  // nullptr when SoftHSM is not installed
+bool tls12 = false;                   // --tls1.2: this process runs without TLS 1.3
+
+// What the client offers a server that requires a certificate.
+enum class Offer {
+  None,       // no certificate
+  UnknownCa,  // a self-signed one the server's database does not trust
+  Pkcs11,     // the token's server certificate (key on the token): not for client auth
+  Valid,      // the test client certificate: accepted (control)
+};
+
+// The call in which the client first meets the outcome.
+enum class FirstCall { Handshake, Read, Write };
+
+// The client certificate for `offer` (transfer full), nullptr for None.
+GTlsCertificate *offered_certificate(Offer offer)
+{
+  GError *error = nullptr;
+  GTlsCertificate *cert = nullptr;
+  switch (offer) {
+  case Offer::None:
+    return nullptr;
+  case Offer::UnknownCa:
+    cert = g_tls_certificate_new_from_files(data_path("self-signed.pem").c_str(),
+                                            data_path("self-signed-key.pem").c_str(), &error);
+    break;
+  case Offer::Pkcs11:
+    cert = g_tls_certificate_new_from_pkcs11_uris(SoftHsmToken::kCertUri, SoftHsmToken::kKeyUri,
+                                                  &error);
+    break;
+  case Offer::Valid:
+    return client_certificate();
+  }
+  g_assert_no_error(error);
+  return cert;
+}
+
+// One server connection, handshaking (sync) on a thread of its own. After
+// its handshake it writes `reply` if it succeeded, then closes the TCP
+// connection without close_notify, as a server that refuses a client does.
+class ServerThread {
+ public:
+  ServerThread(GIOStream *base, GTlsAuthenticationMode mode, const char *reply,
+               GCancellable *cancellable)
+      : base_(base), reply_(reply), cancellable_(cancellable)
+  {
+    GTlsCertificate *cert = server_certificate();
+    GTlsDatabase *db = ca_database();
+    server_ = new_server(base, cert);
+    g_tls_connection_set_database(server_, db);
+    g_object_set(server_, "authentication-mode", mode, nullptr);
+    g_object_unref(db);
+    g_object_unref(cert);
+    thread_ = g_thread_new("server", &ServerThread::main, this);
+  }
+  ~ServerThread()
+  {
+    join();
+    g_clear_error(&error_);
+    g_object_unref(server_);
+    g_object_unref(base_);
+  }
+  ServerThread(const ServerThread &) = delete;
+  ServerThread &operator=(const ServerThread &) = delete;
+
+  // Waits until the server has closed the connection.
+  void join()
+  {
+    if (thread_)
+      g_thread_join(thread_);
+    thread_ = nullptr;
+  }
+  // The server's handshake error (nullptr: it succeeded); after join().
+  const GError *error() const { return error_; }
+
+ private:
+  static gpointer main(gpointer data)
+  {
+    auto *self = static_cast<ServerThread *>(data);
+    if (g_tls_connection_handshake(self->server_, self->cancellable_, &self->error_) && self->reply_) {
+      GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(self->server_));
+      g_output_stream_write_all(out, self->reply_, strlen(self->reply_), nullptr, self->cancellable_,
+                                nullptr);
+    }
+    g_io_stream_close(self->base_, nullptr, nullptr);  // the socket, without close_notify
+    return nullptr;
+  }
+
+  GIOStream *base_;  // (owned)
+  GTlsConnection *server_;  // (owned)
+  const char *reply_;
+  GCancellable *cancellable_;  // (unowned) the test's watchdog
+  GError *error_ = nullptr;
+  GThread *thread_ = nullptr;
+};
+
+// Reads one byte; returns the error (nullptr at EOF or with data: asserted not to happen).
+GError *read_error(GTlsConnection *client, GCancellable *cancellable)
+{
+  char byte;
+  GError *error = nullptr;
+  gssize n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(client)), &byte, 1,
+                                 cancellable, &error);
+  if (n >= 0)
+    g_error("the client read %" G_GSSIZE_FORMAT " bytes from a server that refused it", n);
+  return error;
+}
+
+// Writes small records until one fails (at most 200 writes, 5 s) and
+// returns its error. With `after_close`, waits after the first write until
+// the server has closed, so that the next write finds the connection closed
+// (broken pipe or reset, where the server's alert waits unread).
+GError *write_error(GTlsConnection *client, ServerThread &server, bool after_close,
+                    GCancellable *cancellable)
+{
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client));
+  gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  for (int n = 0; n < 200 && g_get_monotonic_time() < deadline; n++) {
+    GError *error = nullptr;
+    if (g_output_stream_write(out, "GET / HTTP/1.1\r\n", 16, cancellable, &error) < 0)
+      return error;
+    if (n == 0 && after_close)
+      server.join();
+    else
+      g_usleep(1000);
+  }
+  g_error("no write failed after the server refused the client");
+  return nullptr;
+}
+
+// Connects a client offering `offer` to a server with `mode` and makes
+// `first` the client's first call; returns the client's error (nullptr: none).
+// `variant` alternates the timing of writes.
+GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer, FirstCall first,
+                   int variant, const char *reply, GError **out_server_error)
+{
+  Watchdog watchdog(20000);
+  GIOStream *client_base = connect_loopback(listener.port);
+  GIOStream *server_base = listener.accept(watchdog.cancellable());
+  ServerThread server(server_base, mode, reply, watchdog.cancellable());
+
+  GTlsDatabase *db = ca_database();
+  GSocketConnectable *identity = localhost_identity(listener.port);
+  GTlsConnection *client = new_client(client_base, identity, db);
+  GTlsCertificate *cert = offered_certificate(offer);
+  if (cert)
+    g_tls_connection_set_certificate(client, cert);
+  GTlsInteraction *interaction = nullptr;
+  if (offer == Offer::Pkcs11) {
+    interaction = G_TLS_INTERACTION(g_object_new(pin_interaction_get_type(), nullptr));
+    g_tls_connection_set_interaction(client, interaction);
+  }
+
+  GError *error = nullptr;
+  switch (first) {
+  case FirstCall::Handshake:
+    if (g_tls_connection_handshake(client, watchdog.cancellable(), &error)) {
+      g_assert_cmpint(g_tls_connection_get_protocol_version(client), ==,
+                      tls12 ? G_TLS_PROTOCOL_VERSION_TLS_1_2 : G_TLS_PROTOCOL_VERSION_TLS_1_3);
+      if (reply) {
+        std::string got = read_exactly(G_IO_STREAM(client), strlen(reply), watchdog.cancellable());
+        g_assert_cmpstr(got.c_str(), ==, reply);
+      }
+      error = read_error(client, watchdog.cancellable());
+    }
+    break;
+  case FirstCall::Read:
+    error = read_error(client, watchdog.cancellable());
+    break;
+  case FirstCall::Write:
+    error = write_error(client, server, variant % 2 == 1, watchdog.cancellable());
+    break;
+  }
+  server.join();
+  if (out_server_error)
+    *out_server_error = server.error() ? g_error_copy(server.error()) : nullptr;
+
+  if (interaction)
+    g_object_unref(interaction);
+  if (cert)
+    g_object_unref(cert);
+  g_object_unref(client);
+  g_object_unref(identity);
+  g_object_unref(db);
+  g_object_unref(client_base);
+  return error;
+}
+
+struct RefusalCase {
+  std::string path;
+  Offer offer;
+  FirstCall first;
+};
+
+void test_refused(gconstpointer data)
+{
+  const auto *c = static_cast<const RefusalCase *>(data);
+  if (c->offer == Offer::Pkcs11 && !token) {
+    g_test_skip("SoftHSM (softhsm2) is not installed");
+    return;
+  }
+  Listener listener;
+  gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
+  for (int i = 0; i < kRepetitions; i++) {
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    GError *server_error = nullptr;
+    GError *error = run_client(listener, G_TLS_AUTHENTICATION_REQUIRED, c->offer, c->first, i,
+                               nullptr, &server_error);
+    g_assert_nonnull(server_error);
+    if (!g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
+      g_error("repetition %d: expected CERTIFICATE_REQUIRED, got %s %d: %s (server: %s)", i,
+              error ? g_quark_to_string(error->domain) : "no error", error ? error->code : 0,
+              error ? error->message : "", server_error->message);
+    // Our server always says why: the message names its alert.
+    if (!strstr(error->message, "alert"))
+      g_error("repetition %d: the message names no alert: %s", i, error->message);
+    g_clear_error(&server_error);
+    g_clear_error(&error);
+  }
+}
+
+// Control: the server asked for no certificate, or accepted ours, and then
+// closed without close_notify: the client's read reports that (G_TLS_ERROR_EOF),
+// not CERTIFICATE_REQUIRED.
+void run_control(GTlsAuthenticationMode mode, Offer offer)
+{
+  Listener listener;
+  for (int i = 0; i < 10; i++) {
+    GError *server_error = nullptr;
+    GError *error = run_client(listener, mode, offer, FirstCall::Handshake, i, "ok", &server_error);
+    g_assert_no_error(server_error);
+    g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_EOF);
+    g_clear_error(&error);
+  }
+}
+
+void test_control_not_requested()
+{
+  run_control(G_TLS_AUTHENTICATION_NONE, Offer::None);
+}
+
+void test_control_accepted()
+{
+  run_control(G_TLS_AUTHENTICATION_REQUIRED, Offer::Valid);
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+  // --tls1.2 is ours: set the priority before anything loads the module.
+  int kept = 1;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--tls1.2") == 0)
+      tls12 = true;
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
+  argv[argc] = nullptr;
+  if (tls12)
+    g_setenv("G_TLS_GNUTLS_PRIORITY", "NORMAL:%COMPAT:!VERS-TLS1.3", TRUE);
+  g_test_init(&argc, &argv, nullptr);
+  token = SoftHsmToken::create(TEST_FILES_DIR);
+
+  const char *name = g_getenv("GTG_BACKEND_NAME");
+  g_assert_nonnull(name);
+  std::string expected = std::string("GTlsBackend") + static_cast<char>(g_ascii_toupper(name[0])) + (name + 1);
+  g_assert_cmpstr(G_OBJECT_TYPE_NAME(g_tls_backend_get_default()), ==, expected.c_str());
+
+  std::string prefix = std::string("/client-certificate/") + (tls12 ? "tls1.2/" : "tls1.3/");
+  static std::vector<RefusalCase> cases;
+  const std::pair<const char *, Offer> offers[] = {
+      {"none", Offer::None}, {"unknown-ca", Offer::UnknownCa}, {"pkcs11-refused", Offer::Pkcs11}};
+  const std::pair<const char *, FirstCall> calls[] = {
+      {"handshake", FirstCall::Handshake}, {"read", FirstCall::Read}, {"write", FirstCall::Write}};
+  for (const auto &[offer_name, offer] : offers)
+    for (const auto &[call_name, call] : calls)
+      cases.push_back({prefix + "refused/" + offer_name + "/" + call_name, offer, call});
+  for (const RefusalCase &c : cases)
+    g_test_add_data_func(c.path.c_str(), &c, test_refused);
+  g_test_add_func((prefix + "control/not-requested").c_str(), test_control_not_requested);
+  g_test_add_func((prefix + "control/accepted").c_str(), test_control_accepted);
+
+  int result = g_test_run();
+  token.reset();
+  return result;
+}
