@@ -15,11 +15,13 @@
 // name the version.
 //
 // The server is our own module's, run with sync calls on a thread of its own
-// over loopback TCP; the client runs on the main thread, its blocking calls
-// bounded by a watchdog. PKCS#11 runs on a SoftHSM token the test sets up
+// over loopback TCP, and for one case openssl s_server (skipped without
+// openssl); the client runs on the main thread, its blocking calls bounded by
+// a watchdog. PKCS#11 runs on a SoftHSM token the test sets up
 // (pkcs11/softhsm_token.h) and is skipped without SoftHSM.
 #include "connection-harness.h"
 #include "pkcs11/softhsm_token.h"
+#include "test-peers.h"
 
 #include <gio/gio.h>
 
@@ -62,6 +64,7 @@ constexpr gint64 kCaseBudgetUs = 90 * G_USEC_PER_SEC;  // per case, all repetiti
 
 std::unique_ptr<SoftHsmToken> token;  // nullptr when SoftHSM is not installed
 bool tls12 = false;                   // --tls1.2: this process runs without TLS 1.3
+int failed_writes = 0;                // how many write_error calls ended in a failed write
 
 // What the client offers a server that requires a certificate.
 enum class Offer {
@@ -168,42 +171,42 @@ GError *read_error(GTlsConnection *client, GCancellable *cancellable)
   return error;
 }
 
-// Writes small records until one fails (at most 200 writes, 5 s) and
-// returns its error. With `after_close`, waits after the first write until
+// Writes small records until one fails (at most 100 writes, 2 s) and
+// returns its error. After the first write, `after_first()` may wait until
 // the server has closed, so that the next write finds the connection closed
-// (broken pipe or reset, where the server's alert waits unread).
-GError *write_error(GTlsConnection *client, ServerThread &server, bool after_close,
-                    GCancellable *cancellable)
+// (broken pipe or reset, where the server's alert waits unread). A server
+// that sent its alert but keeps the connection open (openssl s_server) lets
+// every write through: the read that follows must report the refusal.
+template <typename AfterFirst>
+GError *write_error(GTlsConnection *client, AfterFirst after_first, GCancellable *cancellable)
 {
   GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client));
-  gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-  for (int n = 0; n < 200 && g_get_monotonic_time() < deadline; n++) {
+  gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+  for (int n = 0; n < 100 && g_get_monotonic_time() < deadline; n++) {
     GError *error = nullptr;
-    if (g_output_stream_write(out, "GET / HTTP/1.1\r\n", 16, cancellable, &error) < 0)
+    if (g_output_stream_write(out, "GET / HTTP/1.1\r\n", 16, cancellable, &error) < 0) {
+      failed_writes++;
       return error;
-    if (n == 0 && after_close)
-      server.join();
+    }
+    if (n == 0)
+      after_first();
     else
       g_usleep(1000);
   }
-  g_error("no write failed after the server refused the client");
-  return nullptr;
+  return read_error(client, cancellable);
 }
 
-// Connects a client offering `offer` to a server with `mode` and makes
-// `first` the client's first call; returns the client's error (nullptr: none).
-// `variant` alternates the timing of writes.
-GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer, FirstCall first,
-                   int variant, const char *reply, GError **out_server_error)
+// A client over `base` offering `offer` to the server at `port`, with
+// `first` as its first call; returns its error (nullptr: none). A server
+// that succeeded sends `reply` (nullable) first. `after_first_write` as for
+// write_error.
+template <typename AfterFirst>
+GError *client_error(GIOStream *base, guint16 port, Offer offer, FirstCall first, const char *reply,
+                     AfterFirst after_first_write, GCancellable *cancellable)
 {
-  Watchdog watchdog(20000);
-  GIOStream *client_base = connect_loopback(listener.port);
-  GIOStream *server_base = listener.accept(watchdog.cancellable());
-  ServerThread server(server_base, mode, reply, watchdog.cancellable());
-
   GTlsDatabase *db = ca_database();
-  GSocketConnectable *identity = localhost_identity(listener.port);
-  GTlsConnection *client = new_client(client_base, identity, db);
+  GSocketConnectable *identity = localhost_identity(port);
+  GTlsConnection *client = new_client(base, identity, db);
   GTlsCertificate *cert = offered_certificate(offer);
   if (cert)
     g_tls_connection_set_certificate(client, cert);
@@ -216,27 +219,23 @@ GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer,
   GError *error = nullptr;
   switch (first) {
   case FirstCall::Handshake:
-    if (g_tls_connection_handshake(client, watchdog.cancellable(), &error)) {
+    if (g_tls_connection_handshake(client, cancellable, &error)) {
       g_assert_cmpint(g_tls_connection_get_protocol_version(client), ==,
                       tls12 ? G_TLS_PROTOCOL_VERSION_TLS_1_2 : G_TLS_PROTOCOL_VERSION_TLS_1_3);
       if (reply) {
-        std::string got = read_exactly(G_IO_STREAM(client), strlen(reply), watchdog.cancellable());
+        std::string got = read_exactly(G_IO_STREAM(client), strlen(reply), cancellable);
         g_assert_cmpstr(got.c_str(), ==, reply);
       }
-      error = read_error(client, watchdog.cancellable());
+      error = read_error(client, cancellable);
     }
     break;
   case FirstCall::Read:
-    error = read_error(client, watchdog.cancellable());
+    error = read_error(client, cancellable);
     break;
   case FirstCall::Write:
-    error = write_error(client, server, variant % 2 == 1, watchdog.cancellable());
+    error = write_error(client, after_first_write, cancellable);
     break;
   }
-  server.join();
-  if (out_server_error)
-    *out_server_error = server.error() ? g_error_copy(server.error()) : nullptr;
-
   if (interaction)
     g_object_unref(interaction);
   if (cert)
@@ -244,8 +243,42 @@ GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer,
   g_object_unref(client);
   g_object_unref(identity);
   g_object_unref(db);
+  return error;
+}
+
+// client_error against our own server with `mode`; the server's handshake
+// error goes to *out_server_error. Odd `variant`s write again only after the
+// server has closed.
+GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer, FirstCall first,
+                   int variant, const char *reply, GError **out_server_error)
+{
+  Watchdog watchdog(20000);
+  GIOStream *client_base = connect_loopback(listener.port);
+  GIOStream *server_base = listener.accept(watchdog.cancellable());
+  ServerThread server(server_base, mode, reply, watchdog.cancellable());
+  GError *error = client_error(
+      client_base, listener.port, offer, first, reply,
+      [&] {
+        if (variant % 2 == 1)
+          server.join();
+      },
+      watchdog.cancellable());
+  server.join();
+  *out_server_error = server.error() ? g_error_copy(server.error()) : nullptr;
   g_object_unref(client_base);
   return error;
+}
+
+// Asserts that `error` is CERTIFICATE_REQUIRED naming an alert.
+void assert_refused(const GError *error, int repetition, const char *server_said)
+{
+  if (!g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
+    g_error("repetition %d: expected CERTIFICATE_REQUIRED, got %s %d: %s (server: %s)", repetition,
+            error ? g_quark_to_string(error->domain) : "no error", error ? error->code : 0,
+            error ? error->message : "", server_said);
+  // The servers here always say why: the message names their alert.
+  if (!strstr(error->message, "alert"))
+    g_error("repetition %d: the message names no alert: %s", repetition, error->message);
 }
 
 struct RefusalCase {
@@ -263,21 +296,57 @@ void test_refused(gconstpointer data)
   }
   Listener listener;
   gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
+  failed_writes = 0;
   for (int i = 0; i < kRepetitions; i++) {
     g_assert_cmpint(g_get_monotonic_time(), <, deadline);
     GError *server_error = nullptr;
     GError *error = run_client(listener, G_TLS_AUTHENTICATION_REQUIRED, c->offer, c->first, i,
                                nullptr, &server_error);
     g_assert_nonnull(server_error);
-    if (!g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
-      g_error("repetition %d: expected CERTIFICATE_REQUIRED, got %s %d: %s (server: %s)", i,
-              error ? g_quark_to_string(error->domain) : "no error", error ? error->code : 0,
-              error ? error->message : "", server_error->message);
-    // Our server always says why: the message names its alert.
-    if (!strstr(error->message, "alert"))
-      g_error("repetition %d: the message names no alert: %s", i, error->message);
+    assert_refused(error, i, server_error->message);
     g_clear_error(&server_error);
     g_clear_error(&error);
+  }
+  // Half the repetitions write again only after our server has closed: those
+  // writes fail (broken pipe or reset) and must have read the alert.
+  if (c->first == FirstCall::Write)
+    g_assert_cmpint(failed_writes, >=, kRepetitions / 2);
+}
+
+// openssl s_server requiring a client certificate refuses none and one from
+// an unknown CA, with its own alerts (certificate_required or
+// handshake_failure; unknown_ca or bad_certificate), on each first call.
+void test_refused_by_openssl()
+{
+  std::string program;
+  if (!have_program("openssl", &program)) {
+    g_test_skip("openssl not installed");
+    return;
+  }
+  guint16 port = free_port();
+  PeerProcess peer({program, "s_server", "-accept", std::to_string(port), "-cert",
+                    data_path("server.pem"), "-key", data_path("server-key.pem"), "-cert_chain",
+                    data_path("intermediate-ca.pem"), "-CAfile", data_path("ca.pem"), "-Verify", "1",
+                    "-verify_return_error", "-quiet"},
+                   GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                    G_SUBPROCESS_FLAGS_STDERR_SILENCE));
+  g_assert_true(wait_for_port(port));
+  gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
+  int repetition = 0;
+  for (Offer offer : {Offer::None, Offer::UnknownCa}) {
+    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write}) {
+      for (int i = 0; i < 10; i++, repetition++) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        Watchdog watchdog(20000);
+        GIOStream *base = connect_loopback(port);
+        GError *error = client_error(
+            base, port, offer, first, nullptr, [&] { g_usleep(i % 2 == 1 ? 20000 : 0); },
+            watchdog.cancellable());
+        assert_refused(error, repetition, "openssl");
+        g_clear_error(&error);
+        g_object_unref(base);
+      }
+    }
   }
 }
 
@@ -341,6 +410,7 @@ int main(int argc, char **argv)
       cases.push_back({prefix + "refused/" + offer_name + "/" + call_name, offer, call});
   for (const RefusalCase &c : cases)
     g_test_add_data_func(c.path.c_str(), &c, test_refused);
+  g_test_add_func((prefix + "refused/openssl-s-server").c_str(), test_refused_by_openssl);
   g_test_add_func((prefix + "control/not-requested").c_str(), test_control_not_requested);
   g_test_add_func((prefix + "control/accepted").c_str(), test_control_accepted);
 
