@@ -75,7 +75,12 @@ enum class Offer {
 };
 
 // The call in which the client first meets the outcome.
-enum class FirstCall { Handshake, Read, Write };
+enum class FirstCall {
+  Handshake,
+  Read,
+  Write,       // small writes
+  WriteLarge,  // one write of more than the socket buffers take
+};
 
 // The client certificate for `offer` (transfer full), nullptr for None.
 GTlsCertificate *offered_certificate(Offer offer)
@@ -196,6 +201,21 @@ GError *write_error(GTlsConnection *client, AfterFirst after_first, GCancellable
   return read_error(client, cancellable);
 }
 
+// Writes 8 MiB in one call: more than the socket buffers take, so the
+// refusal usually meets output waiting to be flushed. Returns its error; if
+// it all went through, the read that follows must report the refusal.
+GError *large_write_error(GTlsConnection *client, GCancellable *cancellable)
+{
+  std::vector<char> data(8 << 20, 'x');
+  GError *error = nullptr;
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client));
+  if (!g_output_stream_write_all(out, data.data(), data.size(), nullptr, cancellable, &error)) {
+    failed_writes++;
+    return error;
+  }
+  return read_error(client, cancellable);
+}
+
 // A client over `base` offering `offer` to the server at `port`, with
 // `first` as its first call; returns its error (nullptr: none). A server
 // that succeeded sends `reply` (nullable) first. `after_first_write` as for
@@ -234,6 +254,9 @@ GError *client_error(GIOStream *base, guint16 port, Offer offer, FirstCall first
     break;
   case FirstCall::Write:
     error = write_error(client, after_first_write, cancellable);
+    break;
+  case FirstCall::WriteLarge:
+    error = large_write_error(client, cancellable);
     break;
   }
   if (interaction)
@@ -311,6 +334,9 @@ void test_refused(gconstpointer data)
   // writes fail (broken pipe or reset) and must have read the alert.
   if (c->first == FirstCall::Write)
     g_assert_cmpint(failed_writes, >=, kRepetitions / 2);
+  // Our server reads none of it: every large write fails.
+  if (c->first == FirstCall::WriteLarge)
+    g_assert_cmpint(failed_writes, ==, kRepetitions);
 }
 
 // openssl s_server requiring a client certificate refuses none and one from
@@ -334,7 +360,7 @@ void test_refused_by_openssl()
   gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
   int repetition = 0;
   for (Offer offer : {Offer::None, Offer::UnknownCa}) {
-    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write}) {
+    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write, FirstCall::WriteLarge}) {
       for (int i = 0; i < 10; i++, repetition++) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         Watchdog watchdog(20000);
@@ -404,7 +430,10 @@ int main(int argc, char **argv)
   const std::pair<const char *, Offer> offers[] = {
       {"none", Offer::None}, {"unknown-ca", Offer::UnknownCa}, {"pkcs11-refused", Offer::Pkcs11}};
   const std::pair<const char *, FirstCall> calls[] = {
-      {"handshake", FirstCall::Handshake}, {"read", FirstCall::Read}, {"write", FirstCall::Write}};
+      {"handshake", FirstCall::Handshake},
+      {"read", FirstCall::Read},
+      {"write", FirstCall::Write},
+      {"write-large", FirstCall::WriteLarge}};
   for (const auto &[offer_name, offer] : offers)
     for (const auto &[call_name, call] : calls)
       cases.push_back({prefix + "refused/" + offer_name + "/" + call_name, offer, call});

@@ -190,6 +190,10 @@ private:
   // before closing. True when that was a fatal alert (received_alert() names
   // it; the transport's error is dropped). Skipped (false) while a read runs.
   bool read_closing_alert();
+  // For a write whose buffered output could not go out because the peer
+  // closed (a driver flush, not a GnuTLS call): replaces *error as a GnuTLS
+  // push error there would be (read_closing_alert, then the verdict).
+  void set_closed_write_error(GError **error);
 
   // One gnutls_bye(GNUTLS_SHUT_WR) call: sends close_notify.
   StepResult close_notify_step(GError **error);

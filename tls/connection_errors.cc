@@ -10,6 +10,7 @@
 #include <gnutls/gnutls.h>
 
 #include <string>
+#include <utility>
 
 namespace gtg {
 
@@ -133,6 +134,19 @@ bool ConnectionCore::read_closing_alert()
       return false;
   }
   return false;
+}
+
+void ConnectionCore::set_closed_write_error(GError **error)
+{
+  if (!error || !g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+      !verdict_in_records_.load(std::memory_order_acquire))
+    return;
+  GError *closed = std::exchange(*error, nullptr);
+  if (read_closing_alert())
+    set_gnutls_error(GNUTLS_E_FATAL_ALERT_RECEIVED, false, error);
+  else if (!set_certificate_verdict_error(GNUTLS_E_PUSH_ERROR, false, closed, error))
+    *error = std::exchange(closed, nullptr);
+  g_clear_error(&closed);
 }
 
 void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **error)

@@ -318,6 +318,8 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
     }
   };
   bool ok = run_record_step(step, blocking, &wait, timeout_us, cancellable, error);
+  if (!ok)
+    set_closed_write_error(error);  // the driver's flush met a server that refused us
   if (ok && !blocking)
     flush_in_background(*transport_, owner_);
   end_io(Side::Write);
