@@ -15,8 +15,8 @@
 // name the version.
 //
 // The server is our own module's, run with sync calls on a thread of its own
-// over loopback TCP, and for one case openssl s_server (skipped without
-// openssl); the client runs on the main thread, its blocking calls bounded by
+// over loopback TCP; for two cases openssl s_server (skipped without openssl)
+// and a raw GnuTLS server that refuses without an alert; the client runs on the main thread, its blocking calls bounded by
 // a watchdog. PKCS#11 runs on a SoftHSM token the test sets up
 // (pkcs11/softhsm_token.h) and is skipped without SoftHSM.
 #include "connection-harness.h"
@@ -24,6 +24,9 @@
 #include "test-peers.h"
 
 #include <gio/gio.h>
+#include <gnutls/gnutls.h>
+
+#include <fcntl.h>
 
 #include <cstring>
 #include <memory>
@@ -105,33 +108,14 @@ GTlsCertificate *offered_certificate(Offer offer)
   return cert;
 }
 
-// One server connection, handshaking (sync) on a thread of its own. After
-// its handshake it writes `reply` if it succeeded, then closes the TCP
-// connection without close_notify, as a server that refuses a client does.
-class ServerThread {
+// One server connection served on a thread of its own: serve() runs there,
+// then the accepted TCP connection is closed (without close_notify), as a
+// server that refuses a client does. A subclass calls start() at the end of
+// its constructor and join() first thing in its destructor.
+class ServerOnThread {
  public:
-  ServerThread(GIOStream *base, GTlsAuthenticationMode mode, const char *reply,
-               GCancellable *cancellable)
-      : base_(base), reply_(reply), cancellable_(cancellable)
-  {
-    GTlsCertificate *cert = server_certificate();
-    GTlsDatabase *db = ca_database();
-    server_ = new_server(base, cert);
-    g_tls_connection_set_database(server_, db);
-    g_object_set(server_, "authentication-mode", mode, nullptr);
-    g_object_unref(db);
-    g_object_unref(cert);
-    thread_ = g_thread_new("server", &ServerThread::main, this);
-  }
-  ~ServerThread()
-  {
-    join();
-    g_clear_error(&error_);
-    g_object_unref(server_);
-    g_object_unref(base_);
-  }
-  ServerThread(const ServerThread &) = delete;
-  ServerThread &operator=(const ServerThread &) = delete;
+  ServerOnThread(const ServerOnThread &) = delete;
+  ServerOnThread &operator=(const ServerOnThread &) = delete;
 
   // Waits until the server has closed the connection.
   void join()
@@ -140,28 +124,112 @@ class ServerThread {
       g_thread_join(thread_);
     thread_ = nullptr;
   }
-  // The server's handshake error (nullptr: it succeeded); after join().
-  const GError *error() const { return error_; }
+
+ protected:
+  explicit ServerOnThread(GIOStream *base) : base_(base) {}
+  virtual ~ServerOnThread() { g_object_unref(base_); }
+  void start() { thread_ = g_thread_new("server", &ServerOnThread::main, this); }
+  virtual void serve() = 0;
+
+  GIOStream *base_;  // (owned) the accepted TCP connection
 
  private:
   static gpointer main(gpointer data)
   {
-    auto *self = static_cast<ServerThread *>(data);
-    if (g_tls_connection_handshake(self->server_, self->cancellable_, &self->error_) && self->reply_) {
-      GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(self->server_));
-      g_output_stream_write_all(out, self->reply_, strlen(self->reply_), nullptr, self->cancellable_,
-                                nullptr);
-    }
-    g_io_stream_close(self->base_, nullptr, nullptr);  // the socket, without close_notify
+    auto *self = static_cast<ServerOnThread *>(data);
+    self->serve();
+    g_io_stream_close(self->base_, nullptr, nullptr);
     return nullptr;
   }
 
-  GIOStream *base_;  // (owned)
+  GThread *thread_ = nullptr;
+};
+
+// Our own server, handshaking with sync calls; after a successful handshake
+// it writes `reply` (nullable).
+class ServerThread final : public ServerOnThread {
+ public:
+  ServerThread(GIOStream *base, GTlsAuthenticationMode mode, const char *reply,
+               GCancellable *cancellable)
+      : ServerOnThread(base), reply_(reply), cancellable_(cancellable)
+  {
+    GTlsCertificate *cert = server_certificate();
+    GTlsDatabase *db = ca_database();
+    server_ = new_server(base, cert);
+    g_tls_connection_set_database(server_, db);
+    g_object_set(server_, "authentication-mode", mode, nullptr);
+    g_object_unref(db);
+    g_object_unref(cert);
+    start();
+  }
+  ~ServerThread() override
+  {
+    join();
+    g_clear_error(&error_);
+    g_object_unref(server_);
+  }
+
+  // The server's handshake error (nullptr: it succeeded); after join().
+  const GError *error() const { return error_; }
+
+ private:
+  void serve() override
+  {
+    if (g_tls_connection_handshake(server_, cancellable_, &error_) && reply_) {
+      GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(server_));
+      g_output_stream_write_all(out, reply_, strlen(reply_), nullptr, cancellable_, nullptr);
+    }
+  }
+
   GTlsConnection *server_;  // (owned)
   const char *reply_;
   GCancellable *cancellable_;  // (unowned) the test's watchdog
   GError *error_ = nullptr;
-  GThread *thread_ = nullptr;
+};
+
+// A raw GnuTLS server that requires a client certificate from the test CA
+// and, when its handshake fails, closes the socket without sending an alert,
+// as glib-networking's server does: the client learns of the refusal only
+// from the closed connection.
+class SilentServer final : public ServerOnThread {
+ public:
+  explicit SilentServer(GIOStream *base) : ServerOnThread(base) { start(); }
+  ~SilentServer() override { join(); }
+
+  // The handshake's GnuTLS result; after join().
+  int result() const { return result_; }
+
+ private:
+  void serve() override
+  {
+    int fd = g_socket_get_fd(g_socket_connection_get_socket(G_SOCKET_CONNECTION(base_)));
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // GnuTLS's own blocking I/O
+    gnutls_certificate_credentials_t creds = nullptr;
+    gnutls_certificate_allocate_credentials(&creds);
+    g_assert_cmpint(gnutls_certificate_set_x509_key_file(creds, data_path("server-chain.pem").c_str(),
+                                                         data_path("server-key.pem").c_str(),
+                                                         GNUTLS_X509_FMT_PEM),
+                    >=, 0);
+    g_assert_cmpint(gnutls_certificate_set_x509_trust_file(creds, data_path("ca.pem").c_str(),
+                                                           GNUTLS_X509_FMT_PEM),
+                    ==, 1);
+    gnutls_session_t session = nullptr;
+    gnutls_init(&session, GNUTLS_SERVER);
+    gnutls_priority_set_direct(session, tls12 ? "NORMAL:-VERS-TLS1.3" : "NORMAL", nullptr);
+    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, creds);
+    gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+    gnutls_session_set_verify_cert(session, nullptr, 0);
+    gnutls_transport_set_int(session, fd);
+    gnutls_handshake_set_timeout(session, 10000);
+    do
+      result_ = gnutls_handshake(session);
+    while (result_ < 0 && !gnutls_error_is_fatal(result_));
+    // No alert: the socket just closes (after serve returns).
+    gnutls_deinit(session);
+    gnutls_certificate_free_credentials(creds);
+  }
+
+  int result_ = 0;
 };
 
 // Reads one byte; returns the error (nullptr at EOF or with data: asserted not to happen).
@@ -269,38 +337,54 @@ GError *client_error(GIOStream *base, guint16 port, Offer offer, FirstCall first
   return error;
 }
 
-// client_error against our own server with `mode`; the server's handshake
-// error goes to *out_server_error. Odd `variant`s write again only after the
-// server has closed.
-GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer, FirstCall first,
-                   int variant, const char *reply, GError **out_server_error)
+// client_error against the server (a ServerOnThread) that
+// `make(accepted base, cancellable)` returns; `inspect(server)` runs once the
+// server has closed. Odd `variant`s write again only after that.
+template <typename Make, typename Inspect>
+GError *run_client(Listener &listener, Offer offer, FirstCall first, int variant, const char *reply,
+                   Make make, Inspect inspect)
 {
   Watchdog watchdog(20000);
   GIOStream *client_base = connect_loopback(listener.port);
-  GIOStream *server_base = listener.accept(watchdog.cancellable());
-  ServerThread server(server_base, mode, reply, watchdog.cancellable());
+  auto server = make(listener.accept(watchdog.cancellable()), watchdog.cancellable());
   GError *error = client_error(
       client_base, listener.port, offer, first, reply,
       [&] {
         if (variant % 2 == 1)
-          server.join();
+          server->join();
       },
       watchdog.cancellable());
-  server.join();
-  *out_server_error = server.error() ? g_error_copy(server.error()) : nullptr;
+  server->join();
+  inspect(*server);
   g_object_unref(client_base);
   return error;
 }
 
-// Asserts that `error` is CERTIFICATE_REQUIRED naming an alert.
-void assert_refused(const GError *error, int repetition, const char *server_said)
+// run_client against our own server with `mode`, returning the server's
+// handshake error in *out_server_error.
+GError *run_client(Listener &listener, GTlsAuthenticationMode mode, Offer offer, FirstCall first,
+                   int variant, const char *reply, GError **out_server_error)
+{
+  return run_client(
+      listener, offer, first, variant, reply,
+      [mode, reply](GIOStream *base, GCancellable *cancellable) {
+        return std::make_unique<ServerThread>(base, mode, reply, cancellable);
+      },
+      [out_server_error](ServerThread &server) {
+        *out_server_error = server.error() ? g_error_copy(server.error()) : nullptr;
+      });
+}
+
+// Asserts that `error` is CERTIFICATE_REQUIRED, naming an alert when the
+// server sends one.
+void assert_refused(const GError *error, int repetition, const char *server_said,
+                    bool server_alerts = true)
 {
   if (!g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
     g_error("repetition %d: expected CERTIFICATE_REQUIRED, got %s %d: %s (server: %s)", repetition,
             error ? g_quark_to_string(error->domain) : "no error", error ? error->code : 0,
             error ? error->message : "", server_said);
-  // The servers here always say why: the message names their alert.
-  if (!strstr(error->message, "alert"))
+  if (server_alerts && !strstr(error->message, "alert"))
     g_error("repetition %d: the message names no alert: %s", repetition, error->message);
 }
 
@@ -339,6 +423,21 @@ void test_refused(gconstpointer data)
     g_assert_cmpint(failed_writes, ==, kRepetitions);
 }
 
+// Calls `run(offer, first, i, repetition)` 10 times (i) for each of None and
+// UnknownCa and each first call, within the case's time budget.
+template <typename Run>
+void repeat_refusals(Run run)
+{
+  gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
+  int repetition = 0;
+  for (Offer offer : {Offer::None, Offer::UnknownCa})
+    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write, FirstCall::WriteLarge})
+      for (int i = 0; i < 10; i++, repetition++) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        run(offer, first, i, repetition);
+      }
+}
+
 // openssl s_server requiring a client certificate refuses none and one from
 // an unknown CA, with its own alerts (certificate_required or
 // handshake_failure; unknown_ca or bad_certificate), on each first call.
@@ -357,23 +456,33 @@ void test_refused_by_openssl()
                    GSubprocessFlags(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                     G_SUBPROCESS_FLAGS_STDERR_SILENCE));
   g_assert_true(wait_for_port(port));
-  gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
-  int repetition = 0;
-  for (Offer offer : {Offer::None, Offer::UnknownCa}) {
-    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write, FirstCall::WriteLarge}) {
-      for (int i = 0; i < 10; i++, repetition++) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        Watchdog watchdog(20000);
-        GIOStream *base = connect_loopback(port);
-        GError *error = client_error(
-            base, port, offer, first, nullptr, [&] { g_usleep(i % 2 == 1 ? 20000 : 0); },
-            watchdog.cancellable());
-        assert_refused(error, repetition, "openssl");
-        g_clear_error(&error);
-        g_object_unref(base);
-      }
-    }
-  }
+  repeat_refusals([port](Offer offer, FirstCall first, int i, int repetition) {
+    Watchdog watchdog(20000);
+    GIOStream *base = connect_loopback(port);
+    GError *error = client_error(
+        base, port, offer, first, nullptr, [i] { g_usleep(i % 2 == 1 ? 20000 : 0); },
+        watchdog.cancellable());
+    assert_refused(error, repetition, "openssl");
+    g_clear_error(&error);
+    g_object_unref(base);
+  });
+}
+
+// A server that refuses by closing the connection without an alert: the
+// client reports CERTIFICATE_REQUIRED all the same, on each first call.
+void test_refused_silently()
+{
+  Listener listener;
+  repeat_refusals([&listener](Offer offer, FirstCall first, int i, int repetition) {
+    int result = 0;
+    GError *error = run_client(
+        listener, offer, first, i, nullptr,
+        [](GIOStream *base, GCancellable *) { return std::make_unique<SilentServer>(base); },
+        [&result](SilentServer &server) { result = server.result(); });
+    g_assert_cmpint(result, <, 0);
+    assert_refused(error, repetition, gnutls_strerror(result), false);
+    g_clear_error(&error);
+  });
 }
 
 // Control: the server asked for no certificate, or accepted ours, and then
@@ -440,6 +549,7 @@ int main(int argc, char **argv)
   for (const RefusalCase &c : cases)
     g_test_add_data_func(c.path.c_str(), &c, test_refused);
   g_test_add_func((prefix + "refused/openssl-s-server").c_str(), test_refused_by_openssl);
+  g_test_add_func((prefix + "refused/silent-server").c_str(), test_refused_silently);
   g_test_add_func((prefix + "control/not-requested").c_str(), test_control_not_requested);
   g_test_add_func((prefix + "control/accepted").c_str(), test_control_accepted);
 
