@@ -1,8 +1,9 @@
 // Tests of G_TLS_ERROR_CERTIFICATE_REQUIRED through the public GIO API: a
 // client whose certificate the server asked for and then refused (none sent,
 // one from an unknown CA, a PKCS#11 one the server does not accept as a
-// client certificate) gets that error on its handshake, on its first read or
-// on its first write, and never a broken pipe or a bare "fatal alert". Each
+// client certificate) gets that error on its handshake (sync or async), on
+// its first read or on its first write (small or larger than the socket
+// buffers), and never a broken pipe or a bare "fatal alert". Each
 // case runs 50 times: in TLS 1.3 the server decides after the client's
 // handshake has ended, and whether the client's write meets the server's
 // alert or a connection it already reset depends on timing. Control cases
@@ -31,6 +32,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace conn_test;
@@ -83,6 +85,7 @@ enum class FirstCall {
   Read,
   Write,       // small writes
   WriteLarge,  // one write of more than the socket buffers take
+  AsyncHandshake,  // g_tls_connection_handshake_async, then an async read
 };
 
 // The client certificate for `offer` (transfer full), nullptr for None.
@@ -269,6 +272,34 @@ GError *write_error(GTlsConnection *client, AfterFirst after_first, GCancellable
   return read_error(client, cancellable);
 }
 
+// The async forms, on this thread's main context (20 s bound): a handshake
+// and, if it succeeds, a read of one byte. Returns the first error.
+GError *async_error(GTlsConnection *client, GCancellable *cancellable)
+{
+  AsyncResult handshake;
+  g_tls_connection_handshake_async(client, G_PRIORITY_DEFAULT, cancellable, on_handshake, &handshake);
+  g_assert_true(iterate_until([&] { return handshake.done; }, 20000));
+  if (handshake.error)
+    return std::exchange(handshake.error, nullptr);
+  struct Read {
+    bool done = false;
+    gssize n = 0;
+    GError *error = nullptr;
+  } read;
+  char byte;
+  g_input_stream_read_async(
+      g_io_stream_get_input_stream(G_IO_STREAM(client)), &byte, 1, G_PRIORITY_DEFAULT, cancellable,
+      [](GObject *stream, GAsyncResult *result, gpointer data) {
+        auto *r = static_cast<Read *>(data);
+        r->n = g_input_stream_read_finish(G_INPUT_STREAM(stream), result, &r->error);
+        r->done = true;
+      },
+      &read);
+  g_assert_true(iterate_until([&] { return read.done; }, 20000));
+  g_assert_cmpint(read.n, <, 0);
+  return read.error;
+}
+
 // Writes 8 MiB in one call: more than the socket buffers take, so the
 // refusal usually meets output waiting to be flushed. Returns its error; if
 // it all went through, the read that follows must report the refusal.
@@ -325,6 +356,9 @@ GError *client_error(GIOStream *base, guint16 port, Offer offer, FirstCall first
     break;
   case FirstCall::WriteLarge:
     error = large_write_error(client, cancellable);
+    break;
+  case FirstCall::AsyncHandshake:
+    error = async_error(client, cancellable);
     break;
   }
   if (interaction)
@@ -431,7 +465,8 @@ void repeat_refusals(Run run)
   gint64 deadline = g_get_monotonic_time() + kCaseBudgetUs;
   int repetition = 0;
   for (Offer offer : {Offer::None, Offer::UnknownCa})
-    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write, FirstCall::WriteLarge})
+    for (FirstCall first : {FirstCall::Handshake, FirstCall::Read, FirstCall::Write, FirstCall::WriteLarge,
+                            FirstCall::AsyncHandshake})
       for (int i = 0; i < 10; i++, repetition++) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         run(offer, first, i, repetition);
@@ -542,7 +577,8 @@ int main(int argc, char **argv)
       {"handshake", FirstCall::Handshake},
       {"read", FirstCall::Read},
       {"write", FirstCall::Write},
-      {"write-large", FirstCall::WriteLarge}};
+      {"write-large", FirstCall::WriteLarge},
+      {"handshake-async", FirstCall::AsyncHandshake}};
   for (const auto &[offer_name, offer] : offers)
     for (const auto &[call_name, call] : calls)
       cases.push_back({prefix + "refused/" + offer_name + "/" + call_name, offer, call});
