@@ -178,7 +178,8 @@ private:
   // server decides after our handshake has ended, so this holds for the
   // records that follow until the server's first application data.
 
-  // Whether the server asked for our certificate (retrieve_certificate).
+  // Records that the server asked for our certificate and whether we send
+  // one (called from retrieve_certificate).
   void note_certificate_request(bool sending);
   // Sets *error to CERTIFICATE_REQUIRED and returns true when the failure
   // `ret` (with the transport's `io_error`, nullable) is the server's verdict
