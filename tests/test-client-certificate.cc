@@ -520,6 +520,55 @@ void test_refused_silently()
   });
 }
 
+// A read on another thread while the client writes after the server refused
+// it: both report CERTIFICATE_REQUIRED, the read naming the alert (the write
+// cannot read the alert while the read runs; whichever of them meets the
+// refusal first, the other reports it again).
+void test_refused_during_read()
+{
+  Listener listener;
+  for (int i = 0; i < kRepetitions; i++) {
+    Watchdog watchdog(20000);
+    GIOStream *client_base = connect_loopback(listener.port);
+    ServerThread server(listener.accept(watchdog.cancellable()), G_TLS_AUTHENTICATION_REQUIRED,
+                        nullptr, watchdog.cancellable());
+    GTlsDatabase *db = ca_database();
+    GSocketConnectable *identity = localhost_identity(listener.port);
+    GTlsConnection *client = new_client(client_base, identity, db);
+    GError *error = nullptr;
+    struct Reader {
+      GTlsConnection *client;
+      GCancellable *cancellable;
+      GError *error = nullptr;
+    } reader{client, watchdog.cancellable()};
+    GThread *thread = nullptr;
+    if (g_tls_connection_handshake(client, watchdog.cancellable(), &error)) {
+      thread = g_thread_new(
+          "reader",
+          [](gpointer data) -> gpointer {
+            auto *r = static_cast<Reader *>(data);
+            r->error = read_error(r->client, r->cancellable);
+            return nullptr;
+          },
+          &reader);
+      error = write_error(client, [&] { server.join(); }, watchdog.cancellable());
+      g_thread_join(thread);
+      assert_refused(reader.error, i, "our server");
+      // The write names the alert when it read it first (the read then
+      // reports the same), or says that the server closed.
+      assert_refused(error, i, "our server", false);
+    } else {
+      assert_refused(error, i, "our server");  // TLS 1.2: the handshake learns it
+    }
+    g_clear_error(&reader.error);
+    g_clear_error(&error);
+    g_object_unref(client);
+    g_object_unref(identity);
+    g_object_unref(db);
+    g_object_unref(client_base);
+  }
+}
+
 // Control: the server asked for no certificate, or accepted ours, and then
 // closed without close_notify: the client's read reports that (G_TLS_ERROR_EOF),
 // not CERTIFICATE_REQUIRED.
@@ -586,6 +635,7 @@ int main(int argc, char **argv)
     g_test_add_data_func(c.path.c_str(), &c, test_refused);
   g_test_add_func((prefix + "refused/openssl-s-server").c_str(), test_refused_by_openssl);
   g_test_add_func((prefix + "refused/silent-server").c_str(), test_refused_silently);
+  g_test_add_func((prefix + "refused/during-read").c_str(), test_refused_during_read);
   g_test_add_func((prefix + "control/not-requested").c_str(), test_control_not_requested);
   g_test_add_func((prefix + "control/accepted").c_str(), test_control_accepted);
 

@@ -176,7 +176,9 @@ private:
   // decode_error when we sent none), or the server closing or
   // resetting the connection right after our Certificate. In TLS 1.3 the
   // server decides after our handshake has ended, so this holds for the
-  // records that follow until the server's first application data.
+  // records that follow until the server's first application data; once a
+  // read or write has reported the verdict, later ones report it again (the
+  // session ended there).
 
   // Records that the server asked for our certificate and whether we send
   // one (called from retrieve_certificate).
@@ -288,6 +290,10 @@ private:
   // Held by a read while verdict_in_records_, and by read_closing_alert: one
   // GnuTLS receive at a time.
   std::mutex verdict_mutex_;
+  // The verdict a read or write after the handshake reported; later record
+  // calls report it again. Guarded by verdict_error_mutex_.
+  ErrorPtr verdict_error_;
+  std::mutex verdict_error_mutex_;
   gint64 handshake_started_us_ = 0;
 };
 

@@ -73,34 +73,54 @@ bool ConnectionCore::set_certificate_verdict_error(int ret, bool during_handshak
   if (during_handshake ? gnutls_certificate_client_get_request_status(session_.get()) == 0
                        : !verdict_in_records_.load(std::memory_order_acquire))
     return false;
+  GError *verdict = nullptr;
+  bool verdict_alert = ret == GNUTLS_E_FATAL_ALERT_RECEIVED &&
+                       is_certificate_verdict(received_alert(session_.get()), certificate_sent_);
+  if (!during_handshake && !verdict_alert) {
+    // The verdict came already (to a read or a write): the session ended
+    // there, and every later record call fails the same way. (An alert
+    // still replaces a verdict seen only as a closed connection.)
+    std::lock_guard lock(verdict_error_mutex_);
+    if (verdict_error_) {
+      g_propagate_error(error, g_error_copy(verdict_error_.get()));
+      return true;
+    }
+  }
   if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-    unsigned alert = received_alert(session_.get());
-    if (!is_certificate_verdict(alert, certificate_sent_))
+    if (!verdict_alert)
       return false;
+    unsigned alert = received_alert(session_.get());
     std::string name = alert_name(alert);
     g_debug("Connection %u: the server refused our %s (alert %s)", id_,
             certificate_sent_ ? "certificate" : "lack of a certificate", name.c_str());
     if (certificate_sent_)
-      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
-                  _("The server did not accept the client certificate (alert: %s)"), name.c_str());
+      verdict = g_error_new(G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+                            _("The server did not accept the client certificate (alert: %s)"),
+                            name.c_str());
     else
-      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
-                  _("The server requires a client certificate (alert: %s)"), name.c_str());
-    return true;
-  }
-  // The server closed or reset the connection without saying why.
-  bool peer_gone = ret == GNUTLS_E_PREMATURE_TERMINATION || ret == GNUTLS_E_PULL_ERROR ||
-                   ret == GNUTLS_E_PUSH_ERROR ||
-                   (ret == GNUTLS_E_UNEXPECTED_PACKET_LENGTH && transport_ && transport_->saw_eof());
-  // EPIPE and ECONNRESET are both G_IO_ERROR_CONNECTION_CLOSED (BROKEN_PIPE).
-  if (!peer_gone || (io_error && !g_error_matches(io_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)))
-    return false;
-  g_debug("Connection %u: the server closed the connection after asking for our certificate%s", id_,
-          io_error ? " (reset)" : "");
-  g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
-                      certificate_sent_
-                          ? _("The server closed the connection without accepting the client certificate")
+      verdict = g_error_new(G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+                            _("The server requires a client certificate (alert: %s)"), name.c_str());
+  } else {
+    // The server closed or reset the connection without saying why.
+    bool peer_gone = ret == GNUTLS_E_PREMATURE_TERMINATION || ret == GNUTLS_E_PULL_ERROR ||
+                     ret == GNUTLS_E_PUSH_ERROR ||
+                     (ret == GNUTLS_E_UNEXPECTED_PACKET_LENGTH && transport_ && transport_->saw_eof());
+    // EPIPE and ECONNRESET are both G_IO_ERROR_CONNECTION_CLOSED (BROKEN_PIPE).
+    if (!peer_gone ||
+        (io_error && !g_error_matches(io_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)))
+      return false;
+    g_debug("Connection %u: the server closed the connection after asking for our certificate%s",
+            id_, io_error ? " (reset)" : "");
+    verdict = g_error_new_literal(
+        G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
+        certificate_sent_ ? _("The server closed the connection without accepting the client certificate")
                           : _("The server closed the connection: it requires a client certificate"));
+  }
+  if (!during_handshake) {
+    std::lock_guard lock(verdict_error_mutex_);
+    verdict_error_.reset(g_error_copy(verdict));
+  }
+  g_propagate_error(error, verdict);
   return true;
 }
 
