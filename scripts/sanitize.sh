@@ -90,8 +90,9 @@ for step in $steps; do
     # writer handshake with a peer renegotiation must survive; libtsan
     # preloaded, as for asan-peer), our sync echo
     # with a server thread, a reader blocked while the application drops the
-    # connection, handshake cancellation from another thread, and
-    # DTLS with one thread per side. One path per run: GLib prints a TAP
+    # connection, handshake cancellation from another thread, DTLS with one
+    # thread per side, and a reader and a writer thread meeting a server's
+    # refusal of the client certificate. One path per run: GLib prints a TAP
     # plan per -p. gcc, not clang: clang 14's shared TSan runtime cannot be
     # preloaded (docs/robustness.md, Findings).
     for case in \
@@ -105,7 +106,8 @@ for step in $steps; do
         test-connection:/connection/tls1.3/streams-outlive-connection \
         test-connection:/connection/tls1.2/sync-echo \
         test-connection:/connection/tls1.3/cancel/sync-handshake \
-        test-dtls:/dtls/sync/two-threads; do
+        test-dtls:/dtls/sync/two-threads \
+        test-client-certificate:/client-certificate/tls1.3/refused/during-read; do
       run_step "ThreadSanitizer, $case" env \
         TSAN_OPTIONS="halt_on_error=1:history_size=7:second_deadlock_stack=1:report_signal_unsafe=0:suppressions=$supp/tsan.supp" \
         BUILD_DIR="$top/build-tsan" \

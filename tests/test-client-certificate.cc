@@ -83,8 +83,8 @@ enum class Offer {
 enum class FirstCall {
   Handshake,
   Read,
-  Write,       // small writes
-  WriteLarge,  // one write of more than the socket buffers take
+  Write,           // small writes
+  WriteLarge,      // one write of more than the socket buffers take
   AsyncHandshake,  // g_tls_connection_handshake_async, then an async read
 };
 
