@@ -193,6 +193,10 @@ private:
   // before closing. True when that was a fatal alert (received_alert() names
   // it; the transport's error is dropped). Skipped (false) while a read runs.
   bool read_closing_alert();
+  // For a write that found the session ended (GNUTLS_E_INVALID_SESSION)
+  // while the verdict may be pending: a read on another thread met the
+  // server's refusal; waits until that read has recorded it.
+  void await_verdict();
   // For a write whose buffered output could not go out because the peer
   // closed (a driver flush, not a GnuTLS call): replaces *error as a GnuTLS
   // push error there would be (read_closing_alert, then the verdict).

@@ -140,6 +140,10 @@ bool ConnectionCore::read_closing_alert()
       // The alert explains the closed connection: its I/O error no longer matters.
       if (GError *closed = transport_->take_io_error())
         g_error_free(closed);
+      // Recorded before a read may find the session ended (await_verdict).
+      GError *verdict = nullptr;
+      set_certificate_verdict_error(GNUTLS_E_FATAL_ALERT_RECEIVED, false, nullptr, &verdict);
+      g_clear_error(&verdict);
       return true;
     }
     if (n > 0) {
@@ -154,6 +158,14 @@ bool ConnectionCore::read_closing_alert()
       return false;
   }
   return false;
+}
+
+void ConnectionCore::await_verdict()
+{
+  if (!verdict_in_records_.load(std::memory_order_acquire))
+    return;
+  // A read holds the lock from before its receive until its error is set.
+  std::lock_guard lock(verdict_mutex_);
 }
 
 void ConnectionCore::set_closed_write_error(GError **error)

@@ -313,6 +313,8 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
       }
       if (n == GNUTLS_E_PUSH_ERROR && read_closing_alert())
         n = GNUTLS_E_FATAL_ALERT_RECEIVED;  // what the server said before it closed
+      else if (n == GNUTLS_E_INVALID_SESSION)
+        await_verdict();  // a read met the server's refusal first
       set_gnutls_error(static_cast<int>(n), false, e);
       return StepResult::Failed;
     }
