@@ -93,8 +93,9 @@ for step in $steps; do
     # connection, handshake cancellation from another thread,
     # DTLS with one thread per side, a handshake suspended on its fiber
     # (the fiber switches are annotated for TSan), a blocking handshake
-    # whose interaction answers from the main thread, and implicit DTLS
-    # handshakes in the background. One path per run: GLib prints a TAP
+    # whose interaction answers from the main thread, implicit DTLS
+    # handshakes in the background, and a reader and a writer thread
+    # meeting a server's refusal of the client certificate. One path per run: GLib prints a TAP
     # plan per -p. gcc, not clang: clang 14's shared TSan runtime cannot be
     # preloaded (docs/robustness.md, Findings).
     for case in \
@@ -111,7 +112,8 @@ for step in $steps; do
         test-dtls:/dtls/sync/two-threads \
         test-suspend:/suspend/interaction/answers-later \
         test-suspend:/suspend/interaction/sync-handshake \
-        test-implicit-dtls:/implicit/dtls/one-thread-nonblocking; do
+        test-implicit-dtls:/implicit/dtls/one-thread-nonblocking \
+        test-client-certificate:/client-certificate/tls1.3/refused/during-read; do
       run_step "ThreadSanitizer, $case" env \
         TSAN_OPTIONS="halt_on_error=1:history_size=7:second_deadlock_stack=1:report_signal_unsafe=0:suppressions=$supp/tsan.supp" \
         BUILD_DIR="$top/build-tsan" \

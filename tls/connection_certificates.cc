@@ -178,6 +178,7 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
       }
       (void)r;
     }
+    note_certificate_request(static_cast<bool>(certificate));
   }
   Ref<GTlsCertificate> own = current_certificate();
   if (!own)

@@ -216,6 +216,42 @@ private:
   // a value must never sit in a variable of that enum type.
   static unsigned received_alert(gnutls_session_t session);
 
+  // ----- A server's verdict on our certificate (client; connection_errors.cc) -----
+  //
+  // Once a server has asked for our certificate, a failure that its absence
+  // or rejection explains is reported as G_TLS_ERROR_CERTIFICATE_REQUIRED:
+  // a fatal alert saying so (certificate_required, bad_certificate,
+  // unsupported_certificate, certificate_revoked, certificate_expired,
+  // certificate_unknown, unknown_ca, access_denied, or handshake_failure or
+  // decode_error when we sent none), or the server closing or
+  // resetting the connection right after our Certificate. In TLS 1.3 the
+  // server decides after our handshake has ended, so this holds for the
+  // records that follow until the server's first application data; once a
+  // read or write has reported the verdict, later ones report it again (the
+  // session ended there).
+
+  // Records that the server asked for our certificate and whether we send
+  // one (called from retrieve_certificate).
+  void note_certificate_request(bool sending);
+  // Sets *error to CERTIFICATE_REQUIRED and returns true when the failure
+  // `ret` (with the transport's `io_error`, nullable) is the server's verdict
+  // on our certificate; false, setting nothing, otherwise.
+  bool set_certificate_verdict_error(int ret, bool during_handshake, const GError *io_error,
+                                     GError **error);
+  // After a write failed because the peer closed (EPIPE, ECONNRESET) while the
+  // verdict may be pending: reads, without waiting, what the server sent
+  // before closing. True when that was a fatal alert (received_alert() names
+  // it; the transport's error is dropped). Skipped (false) while a read runs.
+  bool read_closing_alert();
+  // For a write that found the session ended (GNUTLS_E_INVALID_SESSION)
+  // while the verdict may be pending: a read on another thread met the
+  // server's refusal; waits until that read has recorded it.
+  void await_verdict();
+  // For a write whose buffered output could not go out because the peer
+  // closed (a driver flush, not a GnuTLS call): replaces *error as a GnuTLS
+  // push error there would be (read_closing_alert, then the verdict).
+  void set_closed_write_error(GError **error);
+
   // One gnutls_bye(GNUTLS_SHUT_WR) call: sends close_notify.
   StepResult close_notify_step(GError **error);
 
@@ -322,6 +358,18 @@ private:
   bool session_resumed_ = false;
   std::vector<std::vector<guint8>> accepted_cas_;
   bool certificate_requested_ = false;
+  bool certificate_sent_ = false;  // the last certificate request was answered with one
+  // The server asked for our certificate in a TLS 1.3 handshake and has sent
+  // no application data since: its verdict may still arrive as an alert.
+  // Set during the handshake; cleared by a read, under verdict_mutex_.
+  std::atomic<bool> verdict_in_records_{false};
+  // Held by a read while verdict_in_records_, and by read_closing_alert: one
+  // GnuTLS receive at a time.
+  std::mutex verdict_mutex_;
+  // The verdict a read or write after the handshake reported; later record
+  // calls report it again. Guarded by verdict_error_mutex_.
+  ErrorPtr verdict_error_;
+  std::mutex verdict_error_mutex_;
   gint64 handshake_started_us_ = 0;
 };
 

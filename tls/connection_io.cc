@@ -299,6 +299,11 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
     return held;
   }
   gssize result = -1;
+  // While a TLS 1.3 server may still refuse our certificate, a write that
+  // finds the connection closed reads the server's alert: not during this read.
+  std::unique_lock<std::mutex> verdict_lock;
+  if (verdict_in_records_.load(std::memory_order_acquire))
+    verdict_lock = std::unique_lock(verdict_mutex_);
   transport_->set_input_mode(blocking, cancellable);
   auto step = [&](GError **e) -> StepResult {
     for (;;) {
@@ -332,6 +337,8 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
         set_peer_renegotiation(true);
         continue;
       case GNUTLS_E_PREMATURE_TERMINATION:
+        if (set_certificate_verdict_error(static_cast<int>(n), false, nullptr, e))
+          return StepResult::Failed;
         if (!require_close_notify) {
           result = 0;
           return StepResult::Done;
@@ -346,6 +353,8 @@ gssize ConnectionCore::read(void *buffer, gsize size, bool blocking, GCancellabl
   };
   GError *local = nullptr;
   bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, &local);
+  if (verdict_lock.owns_lock() && ok && result > 0)
+    verdict_in_records_.store(false, std::memory_order_release);  // the server accepted us
   if (!ok)
     record_failed(local, error);
   end_io(Side::Read);
@@ -383,14 +392,20 @@ gssize ConnectionCore::write(const void *buffer, gsize size, bool blocking,
                             _("Message is too large for the DTLS connection"));
         return StepResult::Failed;
       }
+      if (n == GNUTLS_E_PUSH_ERROR && read_closing_alert())
+        n = GNUTLS_E_FATAL_ALERT_RECEIVED;  // what the server said before it closed
+      else if (n == GNUTLS_E_INVALID_SESSION)
+        await_verdict();  // a read met the server's refusal first
       set_gnutls_error(static_cast<int>(n), false, e);
       return StepResult::Failed;
     }
   };
   GError *local = nullptr;
   bool ok = run_record_step(step, blocking, &wait, deadline_us, cancellable, &local);
-  if (!ok)
+  if (!ok) {
+    set_closed_write_error(&local);  // the driver's flush met a server that refused us
     record_failed(local, error);
+  }
   if (ok && !blocking)
     flush_in_background(*transport_, owner_);
   end_io(Side::Write);
