@@ -178,9 +178,10 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
       }
       (void)r;
     }
-    note_certificate_request(static_cast<bool>(certificate));
   }
   Ref<GTlsCertificate> own = current_certificate();
+  if (role_ == Role::Client)
+    note_certificate_request(static_cast<bool>(own));
   if (!own)
     return 0;  // no certificate: the peer decides whether that is acceptable
   if (own_certificate_error_)
