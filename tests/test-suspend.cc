@@ -662,6 +662,37 @@ void test_blocking_after_nonblocking()
   g_object_unref(db);
 }
 
+// An explicit async handshake asked for while the implicit one a
+// nonblocking read started runs in the background completes with it.
+void test_explicit_joins_implicit()
+{
+  Listener listener;
+  GTlsDatabase *db = ca_database();
+  GTlsCertificate *cert = server_certificate();
+  {
+    Pair pair(listener, db, cert);
+    AsyncResult client_result, server_result;
+    g_tls_connection_handshake_async(pair.server, G_PRIORITY_DEFAULT, nullptr, on_handshake,
+                                     &server_result);
+    auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
+    char byte = 0;
+    GError *error = nullptr;
+    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    g_clear_error(&error);
+    g_tls_connection_handshake_async(pair.client, G_PRIORITY_DEFAULT, nullptr, on_handshake,
+                                     &client_result);
+    g_assert_true(iterate_until([&] { return client_result.done && server_result.done; }, 20000));
+    g_assert_no_error(client_result.error);
+    g_assert_no_error(server_result.error);
+    write_all(G_IO_STREAM(pair.server), "j", 1);
+    std::string got = read_exactly(G_IO_STREAM(pair.client), 1);  // kept alive for the comparison
+    g_assert_cmpstr(got.c_str(), ==, "j");
+  }
+  g_object_unref(cert);
+  g_object_unref(db);
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -678,5 +709,6 @@ int main(int argc, char **argv)
   g_test_add_func("/implicit/tls/source-sees-background-handshake", test_source_sees_background_handshake);
   g_test_add_func("/implicit/tls/source-on-another-context", test_source_on_another_context);
   g_test_add_func("/implicit/tls/blocking-after-nonblocking", test_blocking_after_nonblocking);
+  g_test_add_func("/implicit/tls/explicit-joins-implicit", test_explicit_joins_implicit);
   return g_test_run();
 }

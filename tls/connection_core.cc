@@ -462,13 +462,15 @@ void ConnectionCore::notify_handshake_results(bool resumed_changed)
   g_object_thaw_notify(owner_);
 }
 
-bool ConnectionCore::claim_handshake(bool blocking, GError **error)
+bool ConnectionCore::claim_handshake(bool blocking, GError **error, bool *out_joined)
 {
   bool took_over = false;
+  bool saw_background = false;
   {
     std::unique_lock lock(mutex_);
     for (;;) {
       if (handshake_state_ == HandshakeState::Running) {
+        saw_background = saw_background || background_run_ != nullptr;
         if (!blocking) {
           g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
           return false;
@@ -485,6 +487,12 @@ bool ConnectionCore::claim_handshake(bool blocking, GError **error)
         return false;
       }
       break;
+    }
+    if (!took_over && saw_background && out_joined && handshake_state_ == HandshakeState::Done) {
+      // The implicit handshake this caller waited for was the one it
+      // asked for: it is over, nothing to renegotiate.
+      *out_joined = true;
+      return true;
     }
     if (!took_over) {
       if (handshake_state_ == HandshakeState::Done) {
@@ -627,10 +635,12 @@ void ConnectionCore::conclude_handshake(bool ok, GError *error)
   }
 }
 
-bool ConnectionCore::begin_handshake(bool blocking, GError **error)
+bool ConnectionCore::begin_handshake(bool blocking, GError **error, bool *out_joined)
 {
-  if (!claim_handshake(blocking, error))
+  if (!claim_handshake(blocking, error, out_joined))
     return false;
+  if (out_joined && *out_joined)
+    return true;
   bool established = rehandshake_pending_;
   if (!prepare_session(error)) {
     conclude_handshake(false, error ? *error : nullptr);
@@ -651,8 +661,11 @@ bool ConnectionCore::handshake(GCancellable *cancellable, GError **error)
 {
   if (session_ended_error(error))
     return false;
-  if (!begin_handshake(true, error))
+  bool joined = false;
+  if (!begin_handshake(true, error, &joined))
     return false;
+  if (joined)
+    return true;  // an implicit handshake running in the background did it
   GError *local = nullptr;
   bool step_failed = false;
   bool ok = run_handshake(cancellable, -1, &step_failed, &local);
@@ -680,22 +693,23 @@ void ConnectionCore::handshake_async(int io_priority, GCancellable *cancellable,
 
 // Waits (without blocking) until the running handshake ends, then claims
 // the handshake role for `task`.
-void ConnectionCore::retry_async_handshake_later(GTask *task)
+void ConnectionCore::retry_async_handshake_later(GTask *task, bool joining)
 {
   GSource *wait = gate_source(g_task_get_cancellable(task));
   struct Retry {
     ConnectionCore *self;
     GTask *task;
+    bool joining;
   };
   g_source_set_callback(
       wait,
       [](gpointer data) noexcept -> gboolean {
         auto *r = static_cast<Retry *>(data);
-        r->self->handshake_async_continue(r->task);
+        r->self->handshake_async_continue(r->task, r->joining);
         delete r;
         return G_SOURCE_REMOVE;
       },
-      new Retry{this, task}, nullptr);
+      new Retry{this, task, joining}, nullptr);
   g_source_set_priority(wait, g_task_get_priority(task));
   g_source_attach(wait, g_task_get_context(task));
   g_source_unref(wait);
@@ -704,9 +718,15 @@ void ConnectionCore::retry_async_handshake_later(GTask *task)
 // Claims the handshake role for `task` and starts it; an async handshake
 // that finds another handshake running waits for it without blocking and
 // tries again when the gate changes.
-void ConnectionCore::handshake_async_continue(GTask *task)
+void ConnectionCore::handshake_async_continue(GTask *task, bool joining)
 {
   if (g_task_return_error_if_cancelled(task)) {
+    g_object_unref(task);
+    return;
+  }
+  if (joining && handshake_done()) {
+    // The implicit handshake it waited for is what it asked for.
+    g_task_return_boolean(task, TRUE);
     g_object_unref(task);
     return;
   }
@@ -714,7 +734,12 @@ void ConnectionCore::handshake_async_continue(GTask *task)
   if (!claim_handshake(false, &error)) {
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
       g_error_free(error);
-      retry_async_handshake_later(task);
+      bool background = false;
+      {
+        std::lock_guard lock(mutex_);
+        background = background_run_ != nullptr;
+      }
+      retry_async_handshake_later(task, joining || background);
       return;
     }
     g_task_return_error(task, error);

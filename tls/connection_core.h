@@ -175,7 +175,10 @@ private:
   void notify_handshake_results(bool resumed_changed);
   void notify_peer_certificate();
   // Claims the handshake role (begin) and runs it in `mode`.
-  bool begin_handshake(bool blocking, GError **error);
+  // *out_joined (when given): the caller waited for an implicit handshake
+  // running in the background, which established the connection: nothing
+  // is left to do (an explicit handshake then is not a rehandshake).
+  bool begin_handshake(bool blocking, GError **error, bool *out_joined = nullptr);
   // Runs the claimed handshake synchronously until it ends or `deadline_us`
   // (monotonic, -1: none) passes. False with an error; *out_step_failed
   // says whether the handshake itself failed (else the wait was cut short:
@@ -205,8 +208,10 @@ private:
   // (false then).
   bool wait_changed(std::unique_lock<std::mutex> &lock, gint64 deadline_us);
   void conclude_handshake(bool ok, GError *error);
-  void retry_async_handshake_later(GTask *task);
-  void handshake_async_continue(GTask *task);
+  // `joining`: the task waits for an implicit handshake in the background,
+  // whose end completes it.
+  void retry_async_handshake_later(GTask *task, bool joining);
+  void handshake_async_continue(GTask *task, bool joining = false);
   void handshake_async_start(GTask *task);
   // Turns a GnuTLS error from a handshake or record call into a GError,
   // sending the fatal alert GnuTLS chooses where the peer is still there.
@@ -294,7 +299,7 @@ private:
   gssize take_held_app_data(void *buffer, gsize size);
   // Claims the handshake role; without blocking, WOULD_BLOCK if another
   // handshake runs.
-  bool claim_handshake(bool blocking, GError **error);
+  bool claim_handshake(bool blocking, GError **error, bool *out_joined = nullptr);
   void release_handshake(HandshakeState outcome, const GError *error);
   // A source that dispatches when the running handshake ends (or at once).
   GSource *gate_source(GCancellable *cancellable);
