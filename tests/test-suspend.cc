@@ -14,6 +14,7 @@
 #include "dtls-harness.h"
 
 #include <gio/gio.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <string>
@@ -21,6 +22,23 @@
 using namespace conn_test;
 
 namespace {
+
+// Whether the caller runs on its thread's own stack: application code must
+// (language runtimes such as GJS's check the stack pointer against it), even
+// when the module's handshake runs on a stack of its own.
+bool on_thread_stack()
+{
+  pthread_attr_t attr;
+  g_assert_cmpint(pthread_getattr_np(pthread_self(), &attr), ==, 0);
+  void *base = nullptr;
+  size_t size = 0;
+  pthread_attr_getstack(&attr, &base, &size);
+  pthread_attr_destroy(&attr);
+  int here = 0;
+  auto at = reinterpret_cast<uintptr_t>(&here);
+  auto low = reinterpret_cast<uintptr_t>(base);
+  return at >= low && at < low + size;
+}
 
 // ---------------------------------------------------------------------------
 // An interaction that answers certificate requests only asynchronously, and
@@ -45,6 +63,7 @@ void later_request_certificate_async(GTlsInteraction *interaction, GTlsConnectio
 {
   auto *self = reinterpret_cast<LaterInteraction *>(interaction);
   g_assert_null(self->pending);
+  g_assert_true(on_thread_stack());
   self->requests++;
   self->pending = g_task_new(interaction, cancellable, callback, user_data);
   g_task_set_task_data(self->pending, g_object_ref(connection), g_object_unref);
@@ -124,6 +143,7 @@ void later_verify_chain_async(GTlsDatabase *database, GTlsCertificate *chain, co
   auto *self = reinterpret_cast<LaterDatabase *>(database);
   g_assert_null(self->pending);
   g_assert_nonnull(chain);
+  g_assert_true(on_thread_stack());
   self->pending = g_task_new(database, cancellable, callback, user_data);
 }
 
@@ -351,10 +371,18 @@ void test_database_verifies_later()
     g_assert_true(iterate_until([&] { return db->pending != nullptr; }, 10000));
     GTask *task = db->pending;
     db->pending = nullptr;
+    bool handler_on_thread_stack = false;
+    g_signal_connect(pair.client, "accept-certificate",
+                     G_CALLBACK(+[](GTlsConnection *, GTlsCertificate *, GTlsCertificateFlags, gpointer data) -> gboolean {
+                       *static_cast<bool *>(data) = on_thread_stack();
+                       return FALSE;
+                     }),
+                     &handler_on_thread_stack);
     g_task_return_int(task, G_TLS_CERTIFICATE_UNKNOWN_CA);
     g_object_unref(task);
     g_assert_true(iterate_until([&] { return client_result.done && server_result.done; }, 20000));
     g_assert_error(client_result.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+    g_assert_true(handler_on_thread_stack);
   }
   g_object_unref(cert);
   g_object_unref(db);

@@ -54,7 +54,7 @@ GAsyncResult *await_async(HandshakeFiber *fiber,
                           const std::function<void(GAsyncReadyCallback, gpointer)> &start)
 {
   auto *awaiter = new Awaiter(fiber);
-  start(Awaiter::on_done, awaiter);
+  on_thread_stack([&] { start(Awaiter::on_done, awaiter); });
   for (;;) {
     GAsyncResult *result = nullptr;
     {
@@ -90,9 +90,15 @@ GTlsInteractionResult interaction_request_certificate(GTlsInteraction *interacti
                                                       GCancellable *cancellable, GError **error)
 {
   HandshakeFiber *fiber = HandshakeFiber::current();
-  if (!fiber || !G_TLS_INTERACTION_GET_CLASS(interaction)->request_certificate_async)
-    return g_tls_interaction_invoke_request_certificate(
-        interaction, connection, G_TLS_CERTIFICATE_REQUEST_NONE, cancellable, error);
+  GTlsInteractionResult r = G_TLS_INTERACTION_UNHANDLED;
+  if (!fiber || !G_TLS_INTERACTION_GET_CLASS(interaction)->request_certificate_async) {
+    on_thread_stack([&] {
+      r = g_tls_interaction_invoke_request_certificate(interaction, connection,
+                                                       G_TLS_CERTIFICATE_REQUEST_NONE, cancellable,
+                                                       error);
+    });
+    return r;
+  }
   GAsyncResult *result = await_async(fiber, [&](GAsyncReadyCallback callback, gpointer data) {
     g_tls_interaction_request_certificate_async(interaction, connection,
                                                 G_TLS_CERTIFICATE_REQUEST_NONE, cancellable,
@@ -102,7 +108,7 @@ GTlsInteractionResult interaction_request_certificate(GTlsInteraction *interacti
     set_gave_up(error);
     return G_TLS_INTERACTION_FAILED;
   }
-  GTlsInteractionResult r = g_tls_interaction_request_certificate_finish(interaction, result, error);
+  on_thread_stack([&] { r = g_tls_interaction_request_certificate_finish(interaction, result, error); });
   g_object_unref(result);
   return r;
 }
@@ -111,8 +117,13 @@ GTlsInteractionResult interaction_ask_password(GTlsInteraction *interaction, GTl
                                                GCancellable *cancellable, GError **error)
 {
   HandshakeFiber *fiber = HandshakeFiber::current();
-  if (!fiber || !G_TLS_INTERACTION_GET_CLASS(interaction)->ask_password_async)
-    return g_tls_interaction_invoke_ask_password(interaction, password, cancellable, error);
+  GTlsInteractionResult r = G_TLS_INTERACTION_UNHANDLED;
+  if (!fiber || !G_TLS_INTERACTION_GET_CLASS(interaction)->ask_password_async) {
+    on_thread_stack([&] {
+      r = g_tls_interaction_invoke_ask_password(interaction, password, cancellable, error);
+    });
+    return r;
+  }
   GAsyncResult *result = await_async(fiber, [&](GAsyncReadyCallback callback, gpointer data) {
     g_tls_interaction_ask_password_async(interaction, password, cancellable, callback, data);
   });
@@ -120,7 +131,7 @@ GTlsInteractionResult interaction_ask_password(GTlsInteraction *interaction, GTl
     set_gave_up(error);
     return G_TLS_INTERACTION_FAILED;
   }
-  GTlsInteractionResult r = g_tls_interaction_ask_password_finish(interaction, result, error);
+  on_thread_stack([&] { r = g_tls_interaction_ask_password_finish(interaction, result, error); });
   g_object_unref(result);
   return r;
 }
@@ -131,9 +142,20 @@ GTlsCertificateFlags database_verify_chain(GTlsDatabase *database, GTlsCertifica
                                            GError **error)
 {
   HandshakeFiber *fiber = HandshakeFiber::current();
-  if (!fiber || database_is_own(database))
-    return g_tls_database_verify_chain(database, chain, purpose, identity, interaction,
-                                       G_TLS_DATABASE_VERIFY_NONE, cancellable, error);
+  if (!fiber || database_is_own(database)) {
+    // Ours is pure computation and may run here; another database's sync
+    // verification is application code.
+    GTlsCertificateFlags flags = GTlsCertificateFlags(0);
+    auto verify = [&] {
+      flags = g_tls_database_verify_chain(database, chain, purpose, identity, interaction,
+                                          G_TLS_DATABASE_VERIFY_NONE, cancellable, error);
+    };
+    if (database_is_own(database))
+      verify();
+    else
+      on_thread_stack(verify);
+    return flags;
+  }
   GAsyncResult *result = await_async(fiber, [&](GAsyncReadyCallback callback, gpointer data) {
     g_tls_database_verify_chain_async(database, chain, purpose, identity, interaction,
                                       G_TLS_DATABASE_VERIFY_NONE, cancellable, callback, data);
@@ -142,7 +164,8 @@ GTlsCertificateFlags database_verify_chain(GTlsDatabase *database, GTlsCertifica
     set_gave_up(error);
     return G_TLS_CERTIFICATE_GENERIC_ERROR;
   }
-  GTlsCertificateFlags flags = g_tls_database_verify_chain_finish(database, result, error);
+  GTlsCertificateFlags flags = GTlsCertificateFlags(0);
+  on_thread_stack([&] { flags = g_tls_database_verify_chain_finish(database, result, error); });
   g_object_unref(result);
   return flags;
 }

@@ -11,6 +11,7 @@
 #include "app_calls.h"
 #include "certificate.h"
 #include "database.h"
+#include "handshake_fiber.h"
 #include "peer_chain_cache.h"
 #include "verification_cache.h"
 
@@ -70,7 +71,7 @@ int ConnectionCore::verify_peer()
   bool accepted = role_ == Role::Client ? (errors & validation_flags) == 0 : errors == 0;
   if (!accepted) {
     gboolean result = FALSE;
-    g_signal_emit_by_name(owner_, "accept-certificate", peer, errors, &result);
+    on_thread_stack([&] { g_signal_emit_by_name(owner_, "accept-certificate", peer, errors, &result); });
     accepted = result;
   }
   if (!accepted) {
@@ -166,7 +167,7 @@ int ConnectionCore::retrieve_certificate(const gnutls_datum_t *req_ca_dn, int n_
     accepted_cas_.clear();
     for (int i = 0; i < n_req; i++)
       accepted_cas_.emplace_back(req_ca_dn[i].data, req_ca_dn[i].data + req_ca_dn[i].size);
-    g_object_notify(owner_, "accepted-cas");
+    on_thread_stack([&] { g_object_notify(owner_, "accepted-cas"); });
     if (!current_certificate() && interaction && G_IS_TLS_CONNECTION(owner_)) {
       GError *error = nullptr;
       GTlsInteractionResult r = interaction_request_certificate(

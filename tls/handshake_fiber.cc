@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -215,6 +216,12 @@ StepResult HandshakeFiber::run(StepFn fn, void *data, GError **error)
   suspended_.store(false);
   finished_ = false;
   switch_in();
+  while (!finished_ && call_fn_) {
+    // The step asked for application code to run on this stack.
+    void (*fn)(void *) = std::exchange(call_fn_, nullptr);
+    fn(call_data_);
+    switch_in();
+  }
   if (!finished_) {
     suspended_.store(true);
     return StepResult::Suspended;
@@ -235,6 +242,14 @@ bool HandshakeFiber::suspend()
   switch_out(false);
   woken_.store(false);
   return !aborted_.load();
+}
+
+void HandshakeFiber::call_on_caller_stack(void (*fn)(void *data), void *data)
+{
+  g_return_if_fail(current_fiber == this);
+  call_fn_ = fn;
+  call_data_ = data;
+  switch_out(false);
 }
 
 void HandshakeFiber::wake()

@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <memory>
+#include <type_traits>
 
 namespace gtg {
 
@@ -61,6 +62,13 @@ public:
   // (its handshake is being cancelled or closed).
   bool suspend();
 
+  // From inside a step: runs fn(data) on the stack of run()'s caller (the
+  // thread's own) and comes back when it returns. Application code runs
+  // there, never on a fiber's stack: language runtimes (GJS's SpiderMonkey,
+  // newer Pythons) check the stack pointer against the thread's stack and
+  // would take a fiber's for an overflow.
+  void call_on_caller_stack(void (*fn)(void *data), void *data);
+
   // The suspended step may go on (the application answered). Any thread.
   void wake();
   // The suspended step is to give up: its suspend() returns false. Any thread.
@@ -89,6 +97,24 @@ private:
   std::atomic<bool> woken_{false};
   std::atomic<bool> aborted_{false};
   GSource *wake_source_ = nullptr;  // (owned, nullable) of the current suspension
+  void (*call_fn_)(void *) = nullptr;  // a call_on_caller_stack request
+  void *call_data_ = nullptr;
 };
+
+// Runs `fn()` on the thread's own stack: directly, or, inside a fiber's
+// step, through call_on_caller_stack. For every call into application code
+// from a GnuTLS callback (signals, notifications, the application's async
+// calls).
+template <typename F>
+void on_thread_stack(F &&fn)
+{
+  HandshakeFiber *fiber = HandshakeFiber::current();
+  if (!fiber) {
+    fn();
+    return;
+  }
+  fiber->call_on_caller_stack([](void *data) { (*static_cast<std::remove_reference_t<F> *>(data))(); },
+                              &fn);
+}
 
 }  // namespace gtg
