@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 status=0
-marked=$(grep -lE '(^|[^A-Za-z0-9_])(N_|C_|NC_|_)\(' tls/*.cc tls/*.h 2>/dev/null || true)
+marked=$(grep -lE '(^|[^A-Za-z0-9_])(N_|C_|NC_|_)\(' tls/*.cc tls/*.h tls/*/*.cc tls/*/*.h 2>/dev/null || true)
 while IFS= read -r f; do
   [ -n "$f" ] || continue
   if ! grep -qx "$f" po/POTFILES; then
