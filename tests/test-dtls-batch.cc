@@ -213,6 +213,27 @@ void test_gro()
   }
 }
 
+// A socket that refuses segmentation offload (without UDP checksums the
+// kernel fails a UDP_SEGMENT send with EINVAL): the batch falls back to
+// plain datagrams and every message still arrives, in order.
+void test_segmentation_refused()
+{
+  DtlsPair pair;
+  Watchdog watchdog(30000);
+  GCancellable *c = watchdog.cancellable();
+  set_buffer(pair.udp.server, SO_RCVBUF, 4 << 20);
+  handshake_both_ok(pair.client, pair.server, c);
+  int on = 1;
+  g_assert_cmpint(setsockopt(g_socket_get_fd(pair.udp.client), SOL_SOCKET, SO_NO_CHECK, &on, sizeof on), ==, 0);
+  for (unsigned round = 0; round < 2; round++) {
+    Outgoing out(round * 32, 32, Sizes::Equal);
+    GError *error = nullptr;
+    g_assert_cmpint(g_datagram_based_send_messages(pair.client, out.messages.data(), 32, 0, -1, c, &error), ==, 32);
+    g_assert_no_error(error);
+    expect_all_in_order(receive_batches(pair.server, 32, 32, c), round * 32, 32);
+  }
+}
+
 // Corrupted and replayed datagrams among good ones in one receive batch
 // are dropped; the good ones arrive, in order.
 void test_bad_datagrams_in_batch()
@@ -451,6 +472,7 @@ const TestDef kTests[] = {
     {"loopback/vectors", test_loopback_vectors},
     {"loopback/vectors-mixed", test_loopback_vectors_mixed},
     {"gro", test_gro},
+    {"segmentation-refused", test_segmentation_refused},
     {"bad-datagrams", test_bad_datagrams_in_batch},
     {"would-block-mid-batch", test_would_block_mid_batch},
     {"too-large-mid-batch", test_too_large_mid_batch},
