@@ -25,13 +25,16 @@ int ReceiveRing::fill(int fd, unsigned max, int *out_errno)
   pieces_.clear();
   next_ = 0;
   max = std::clamp(max, 1u, kMaxBatch);
-  // GRO is the application's choice on its socket: asked each time, so that
-  // a socket it enabled later is read with room for coalesced datagrams.
-  int gro = 0;
-  socklen_t gro_len = sizeof gro;
-  if (getsockopt(fd, SOL_UDP, UDP_GRO, &gro, &gro_len) != 0)
-    gro = 0;
-  size_t slot = gro ? kCoalescedSlot : kRecordSlot;
+  // GRO is the application's choice on its socket: asked on the first
+  // fill (a system call per fill costs the receiver a few percent), and
+  // learnt from a coalesced datagram if it enabled GRO later.
+  if (!gro_known_) {
+    int gro = 0;
+    socklen_t gro_len = sizeof gro;
+    gro_ = getsockopt(fd, SOL_UDP, UDP_GRO, &gro, &gro_len) == 0 && gro != 0;
+    gro_known_ = true;
+  }
+  size_t slot = gro_ ? kCoalescedSlot : kRecordSlot;
   if (capacity_ < slot * max) {
     // Not value-initialised: the kernel writes only what it receives.
     storage_.reset(new guint8[slot * max]);
@@ -71,6 +74,7 @@ int ReceiveRing::fill(int fd, unsigned max, int *out_errno)
         memcpy(&value, CMSG_DATA(c), sizeof value);
         if (value > 0)
           segment = static_cast<size_t>(value);
+        gro_ = true;  // enabled after the first fill: larger slots from now on
       }
     }
     if (size == 0) {

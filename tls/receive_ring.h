@@ -8,6 +8,8 @@
 // in order and drops a bad one without losing the others. A socket with
 // UDP_GRO enabled may deliver several datagrams coalesced into one buffer
 // with their segment size in a control message; they are split again here.
+// Whether GRO is on is asked of the socket on the first fill; a coalesced
+// datagram received later (GRO enabled since) switches to larger slots.
 // Buffering policy: one slot per datagram asked for, each big enough for
 // the largest DTLS record (64 KiB when GRO is on); the storage is allocated
 // on first use, never written before the kernel fills it (only the pages a
@@ -56,6 +58,8 @@ private:
   std::vector<struct mmsghdr> headers_;
   std::vector<struct iovec> vectors_;
   std::vector<guint8> controls_;
+  bool gro_known_ = false;  // gro_ was asked of the socket
+  bool gro_ = false;        // the socket may coalesce datagrams (UDP_GRO)
 };
 
 }  // namespace gtg
