@@ -345,14 +345,17 @@ static const void *gather(const GOutputMessage &m, std::vector<guint8> &payload,
 }
 
 // Several messages on a plain connected socket: each is encrypted into its
-// own record, which the transport collects, and then all leave with as few
-// system calls as the kernel allows (DatagramTransport, SendBatch). A
-// blocking call waits until every message has gone; a nonblocking one, or
-// one out of time, reports how many went (records that did not go are
-// dropped and their messages count as not sent).
+// own record, which the transport collects, and then they leave with as few
+// system calls as the kernel allows (DatagramTransport, SendBatch), up to
+// kChunk messages at a time so that a full socket wastes little encryption
+// and a large call little memory. A blocking call waits until every message
+// has gone; a nonblocking one, or one out of time, reports how many went
+// (records that did not go are dropped, and their messages count as not
+// sent).
 static gint send_batch(GtgDtlsConnection *self, GOutputMessage *messages, guint num_messages,
                        gint64 timeout, GCancellable *cancellable, GError **error)
 {
+  constexpr guint kChunk = 64;
   gtg::ConnectionCore &core = *self->core;
   gtg::DatagramTransport &transport = *self->transport;
   gint64 deadline = timeout > 0 ? g_get_monotonic_time() + timeout : -1;
@@ -362,55 +365,67 @@ static gint send_batch(GtgDtlsConnection *self, GOutputMessage *messages, guint 
     gsize size;              // the message's bytes
   };
   std::vector<Record> records;
-  records.reserve(num_messages);
+  records.reserve(std::min(num_messages, kChunk));
   GError *local = nullptr;
-  gsize first_size = 0;
-  transport.begin_send_batch();
-  for (guint i = 0; i < num_messages; i++) {
-    gsize size = 0;
-    const void *data = gather(messages[i], payload, &size);
-    if (i == 0)
-      first_size = size;
-    // The first record waits as a single message would (for an implicit
-    // handshake, or earlier output to flush); the others are only collected.
-    bool blocking = i == 0 && timeout != 0;
-    gint64 wait_us = i == 0 && timeout > 0 ? timeout : -1;
-    gssize n = core.write(data, size, blocking, cancellable, &local, wait_us);
-    if (n < 0)
-      break;
-    records.push_back({transport.collected(), static_cast<gsize>(n)});
-  }
-  transport.stop_collecting();
-  if (records.empty()) {
-    transport.end_send_batch();
-    fail_send(core, timeout, first_size, local, error);
-    return -1;
-  }
-  // A later message that failed (too large, ...) fails again first thing
-  // in the next call, which starts with it.
-  g_clear_error(&local);
-  size_t sent = 0;
-  for (;;) {
-    gtg::FlushResult result = transport.send_collected(sent, &sent, &local);
-    if (result != gtg::FlushResult::WouldBlock || timeout == 0)
-      break;
-    gint64 left = deadline < 0 ? -1 : deadline - g_get_monotonic_time();
-    if (deadline >= 0 && left <= 0) {
-      g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
-      break;
-    }
-    if (!transport.wait(gtg::Wait::Writable, left, cancellable, &local))
-      break;
-  }
-  transport.end_send_batch();
   guint done = 0;
-  for (; done < records.size() && records[done].datagrams_until <= sent; done++)
-    messages[done].bytes_sent = static_cast<guint>(records[done].size);
+  bool stopped = false;  // a message failed to encrypt: the call ends before it
+  while (done < num_messages && !local && !stopped) {
+    records.clear();
+    guint chunk = std::min(num_messages - done, kChunk);
+    transport.begin_send_batch();
+    for (guint i = done; i < done + chunk; i++) {
+      gsize size = 0;
+      const void *data = gather(messages[i], payload, &size);
+      // The call's first record waits as a single message would (for an
+      // implicit handshake, or earlier output to flush); the others are
+      // only collected.
+      bool blocking = i == 0 && timeout != 0;
+      gint64 wait_us = i == 0 && timeout > 0 ? timeout : -1;
+      gssize n = core.write(data, size, blocking, cancellable, &local, wait_us);
+      if (n < 0) {
+        if (i == 0) {
+          transport.stop_collecting();
+          transport.end_send_batch();
+          fail_send(core, timeout, size, local, error);
+          return -1;
+        }
+        // It fails again first thing in the next call, which starts with it.
+        g_clear_error(&local);
+        stopped = true;
+        break;
+      }
+      records.push_back({transport.collected(), static_cast<gsize>(n)});
+    }
+    transport.stop_collecting();
+    size_t sent = 0;
+    for (;;) {
+      gtg::FlushResult result = transport.send_collected(sent, &sent, &local);
+      if (result != gtg::FlushResult::WouldBlock)
+        break;
+      if (timeout == 0) {
+        g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+        break;
+      }
+      gint64 left = deadline < 0 ? -1 : deadline - g_get_monotonic_time();
+      if (deadline >= 0 && left <= 0) {
+        g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
+        break;
+      }
+      if (!transport.wait(gtg::Wait::Writable, left, cancellable, &local))
+        break;
+    }
+    transport.end_send_batch();
+    for (const Record &record : records) {
+      if (record.datagrams_until > sent)
+        break;
+      messages[done++].bytes_sent = static_cast<guint>(record.size);
+    }
+  }
   if (done > 0) {
     g_clear_error(&local);
     return static_cast<gint>(done);
   }
-  if (!local)
+  if (!local)  // not reached: a chunk that sent nothing says why
     g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
   propagate_call_error(core, timeout, error, local);
   return -1;
