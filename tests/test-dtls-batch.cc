@@ -191,6 +191,39 @@ void test_loopback_mixed_1000() { check_loopback(1000, Sizes::Mixed, 1, 7); }
 void test_loopback_vectors() { check_loopback(32, Sizes::Equal, 3); }
 void test_loopback_vectors_mixed() { check_loopback(33, Sizes::Mixed, 2, 5); }
 
+// Both directions at once, each connection used by a reader thread and a
+// writer thread: a batch collects only its own thread's records, and a
+// receive batch's ring is the reader's alone.
+void test_two_threads_each()
+{
+  DtlsPair pair;
+  Watchdog watchdog(60000);
+  GCancellable *c = watchdog.cancellable();
+  set_buffer(pair.udp.server, SO_RCVBUF, 4 << 20);
+  set_buffer(pair.udp.client, SO_RCVBUF, 4 << 20);
+  handshake_both_ok(pair.client, pair.server, c);
+  const unsigned rounds = 10, per_call = 32;
+  auto writer = [&](GDatagramBased *conn, unsigned first) {
+    for (unsigned r = 0; r < rounds; r++) {
+      Outgoing out(first + r * per_call, per_call, r % 2 ? Sizes::Mixed : Sizes::Equal);
+      GError *error = nullptr;
+      g_assert_cmpint(g_datagram_based_send_messages(conn, out.messages.data(), per_call, 0, -1, c, &error), ==,
+                      static_cast<gint>(per_call));
+      g_assert_no_error(error);
+    }
+  };
+  std::vector<std::string> at_server, at_client;
+  std::thread server_reader([&] { at_server = receive_batches(pair.server, rounds * per_call, 16, c, 20000); });
+  std::thread client_reader([&] { at_client = receive_batches(pair.client, rounds * per_call, 16, c, 20000); });
+  std::thread server_writer([&] { writer(pair.server, 5000); });
+  writer(pair.client, 0);
+  server_writer.join();
+  server_reader.join();
+  client_reader.join();
+  expect_all_in_order(at_server, 0, rounds * per_call);
+  expect_all_in_order(at_client, 5000, rounds * per_call);
+}
+
 // UDP GRO on the server's socket: the client's segmented batch arrives as
 // one coalesced buffer, which the ring splits into its records again.
 void test_gro()
@@ -497,6 +530,7 @@ const TestDef kTests[] = {
     {"loopback/mixed-1000", test_loopback_mixed_1000},
     {"loopback/vectors", test_loopback_vectors},
     {"loopback/vectors-mixed", test_loopback_vectors_mixed},
+    {"two-threads-each", test_two_threads_each},
     {"gro", test_gro},
     {"segmentation-refused", test_segmentation_refused},
     {"bad-datagrams", test_bad_datagrams_in_batch},
