@@ -85,6 +85,22 @@ struct alignas(64) DatagramTally {
   // Datagrams per second from the first to the last.
   double rate() const { return received > 1 ? (received - 1) / (last - first) : 0; }
 };
+
+// `count` GInputMessages of one 2048-byte vector each, for a receive call
+// of several messages (dtls-batch-*).
+struct InputMessages {
+  std::vector<char> buffer;
+  std::vector<GInputVector> vectors;
+  std::vector<GInputMessage> messages;
+
+  explicit InputMessages(unsigned count) : buffer(2048 * count), vectors(count), messages(count)
+  {
+    for (unsigned i = 0; i < count; i++) {
+      vectors[i] = {buffer.data() + 2048 * i, 2048};
+      messages[i] = {nullptr, &vectors[i], 1, 0, 0, nullptr, nullptr};
+    }
+  }
+};
 // CPU time (user + system) of the whole process, in seconds.
 double cpu_s();
 // CPU time (user + system) of the calling thread, in seconds.

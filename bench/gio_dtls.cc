@@ -197,11 +197,13 @@ Result handshakes(GTlsCertificate *cert, GTlsDatabase *db, Limits lim)
 // second (dtls-dgram), or without `receive` (dtls-send) the server thread does
 // not read after its handshake (the kernel drops what does not fit), and the
 // figure is datagrams per second of the sender thread's CPU time, the
-// sending side's cost alone.
-Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim, bool receive)
+// sending side's cost alone. With `per_call` > 1 (dtls-batch-*) both ends
+// pass that many messages to each send_messages / receive_messages call.
+Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim, const std::string &name, bool receive,
+                 unsigned per_call)
 {
   Result r;
-  r.workload = receive ? "dtls-dgram" : "dtls-send";
+  r.workload = name;
   r.unit = receive ? "datagrams/s" : "datagrams/CPU-s";
   int fds[2];
   if (!udp_pair(fds)) {
@@ -216,14 +218,18 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim, bool recei
     if (handshake(conn, cancel, nullptr)) {
       while (!receive && !sender_done.load())
         g_usleep(1000);
-      std::vector<char> buf(2048);
+      InputMessages in(per_call);
+      std::vector<char> &buf = in.buffer;
       for (; receive;) {
         GError *e = nullptr;
-        gssize n = receive_one(conn, buf.data(), buf.size(), 100000, cancel, &e);
+        gint n = per_call == 1 ? (receive_one(conn, buf.data(), buf.size(), 100000, cancel, &e) > 0 ? 1 : -1)
+                               : g_datagram_based_receive_messages(conn, in.messages.data(), per_call, 0, 100000,
+                                                                   cancel, &e);
         bool timed_out = e && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
         g_clear_error(&e);
         if (n > 0) {
-          tally.count();
+          for (gint i = 0; i < n; i++)
+            tally.count();
         } else if (!timed_out || sender_done.load()) {
           break;
         }
@@ -238,10 +244,22 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim, bool recei
   double sender_us = 0;  // CPU per datagram of the sending thread
   if (handshake(conn, cancel, &e)) {
     std::vector<char> buf(1200, 'd');
+    GOutputVector vector = {buf.data(), buf.size()};
+    std::vector<GOutputMessage> messages(per_call, GOutputMessage{nullptr, &vector, 1, 0, nullptr, 0});
     double cpu0 = thread_cpu_s();
     double deadline = now_s() + lim.seconds;
-    while (sent < lim.max_count && now_s() < deadline && send_one(conn, buf.data(), buf.size(), cancel, &e))
-      sent++;
+    while (sent < lim.max_count && now_s() < deadline) {
+      if (per_call == 1) {
+        if (!send_one(conn, buf.data(), buf.size(), cancel, &e))
+          break;
+        sent++;
+        continue;
+      }
+      gint n = g_datagram_based_send_messages(conn, messages.data(), per_call, 0, -1, cancel, &e);
+      if (n <= 0)
+        break;
+      sent += n;
+    }
     if (sent > 0) {
       sender_us = (thread_cpu_s() - cpu0) * 1e6 / sent;
       r.number("sender_cpu_us_per_datagram", sender_us);
@@ -255,6 +273,8 @@ Result datagrams(GTlsCertificate *cert, GTlsDatabase *db, Limits lim, bool recei
   r.value = receive ? tally.rate() : sender_us > 0 ? 1e6 / sender_us : 0;
   r.number("sent", sent);
   r.number("received", tally.received);
+  if (per_call > 1)
+    r.number("messages_per_call", per_call);
   return r;
 }
 
@@ -344,7 +364,9 @@ Result run_gio_dtls(const std::string &name, GTlsCertificate *cert, GTlsDatabase
   if (name == "dtls-hs")
     return handshakes(cert, db, lim);
   if (name == "dtls-dgram" || name == "dtls-send")
-    return datagrams(cert, db, lim, name == "dtls-dgram");
+    return datagrams(cert, db, lim, name, name == "dtls-dgram", 1);
+  if (unsigned per_call = batch_of(name))
+    return datagrams(cert, db, lim, name, name.rfind("dtls-batch-dgram-", 0) == 0, per_call);
   if (name == "dtls-loss")
     return lossy_handshakes(cert, db, lim);
   Result r;

@@ -26,7 +26,7 @@ const std::vector<const char *> &workload_names()
   static const std::vector<const char *> names = {
       "bulk-tls13", "bulk-tls12", "pingpong",  "hs-ecdsa",   "hs-rsa",  "resumed",   "conc-256",
       "conc-256-interaction", "conc-1000",  "conc-10000", "idle-mem",  "dtls-hs",    "dtls-dgram", "dtls-send",
-      "dtls-loss",
+      "dtls-batch-send-8", "dtls-batch-send-32", "dtls-batch-dgram-8", "dtls-batch-dgram-32", "dtls-loss",
   };
   return names;
 }
@@ -34,6 +34,12 @@ const std::vector<const char *> &workload_names()
 long concurrency_of(const std::string &name)
 {
   return name.rfind("conc-", 0) == 0 ? atol(name.c_str() + 5) : 0;
+}
+
+unsigned batch_of(const std::string &name)
+{
+  bool batch = name.rfind("dtls-batch-send-", 0) == 0 || name.rfind("dtls-batch-dgram-", 0) == 0;
+  return batch ? static_cast<unsigned>(atol(name.c_str() + name.rfind('-') + 1)) : 0;
 }
 
 Limits limits_for(const std::string &name, bool quick)
@@ -58,6 +64,8 @@ Limits limits_for(const std::string &name, bool quick)
     return {2.0 * scale, 20000};
   if (name == "dtls-dgram" || name == "dtls-send")
     return {1.0 * scale, 5000000};
+  if (batch_of(name))
+    return {1.0 * scale, 20000000};
   if (name == "dtls-loss")
     return {quick ? 5.0 : 8.0, 12};
   return {1, 1};
@@ -94,6 +102,10 @@ const char *describe(const std::string &name)
     return "1200-byte DTLS datagrams received per second";
   if (name == "dtls-send")
     return "1200-byte DTLS datagrams sent per second of the sender's CPU time, nothing read";
+  if (batch_of(name) && name.rfind("dtls-batch-send-", 0) == 0)
+    return "as dtls-send with N messages per send_messages call (raw GnuTLS: one record per call)";
+  if (batch_of(name))
+    return "as dtls-dgram with N messages per send_messages and receive_messages call";
   if (name == "dtls-loss")
     return "DTLS handshake time through a relay dropping 20% each way (median)";
   return "";

@@ -31,37 +31,45 @@ double deadline_for(RawDatagramBased *self, gint64 timeout_us)
   return timeout_us < 0 ? self->deadline : now_s() + static_cast<double>(timeout_us) * 1e-6;
 }
 
-// One message per call, one vector per message: all the workload sends.
+// One record per message, one vector per message: all the workloads send.
+// Several messages (dtls-batch-*) are sent one after another, as a backend
+// without batching would.
 gint send_messages(GDatagramBased *d, GOutputMessage *messages, guint num_messages, gint, gint64 timeout_us,
                    GCancellable *, GError **error) noexcept
 {
   RawDatagramBased *self = self_of(d);
-  if (num_messages == 0)
-    return 0;
-  GOutputMessage &m = messages[0];
-  if (!send_all(self->session, self->fd, m.vectors[0].buffer, m.vectors[0].size, deadline_for(self, timeout_us))) {
-    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "raw DTLS send failed");
-    return -1;
+  for (guint i = 0; i < num_messages; i++) {
+    GOutputMessage &m = messages[i];
+    if (!send_all(self->session, self->fd, m.vectors[0].buffer, m.vectors[0].size, deadline_for(self, timeout_us))) {
+      if (i > 0)
+        return static_cast<gint>(i);
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "raw DTLS send failed");
+      return -1;
+    }
+    m.bytes_sent = static_cast<guint>(m.vectors[0].size);
   }
-  m.bytes_sent = static_cast<guint>(m.vectors[0].size);
-  return 1;
+  return static_cast<gint>(num_messages);
 }
 
+// The first message waits as the timeout says; later ones only take what
+// is already there, one gnutls_record_recv() each.
 gint receive_messages(GDatagramBased *d, GInputMessage *messages, guint num_messages, gint, gint64 timeout_us,
                       GCancellable *, GError **error) noexcept
 {
   RawDatagramBased *self = self_of(d);
-  if (num_messages == 0)
-    return 0;
-  GInputMessage &m = messages[0];
-  size_t got = 0;
-  if (!recv_some(self->session, self->fd, m.vectors[0].buffer, m.vectors[0].size, deadline_for(self, timeout_us),
-                 &got)) {
-    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no datagram in time");
-    return -1;
+  for (guint i = 0; i < num_messages; i++) {
+    GInputMessage &m = messages[i];
+    size_t got = 0;
+    double deadline = i == 0 ? deadline_for(self, timeout_us) : 0;
+    if (!recv_some(self->session, self->fd, m.vectors[0].buffer, m.vectors[0].size, deadline, &got)) {
+      if (i > 0)
+        return static_cast<gint>(i);
+      g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no datagram in time");
+      return -1;
+    }
+    m.bytes_received = got;
   }
-  m.bytes_received = got;
-  return 1;
+  return static_cast<gint>(num_messages);
 }
 
 void raw_datagram_based_iface_init(GDatagramBasedInterface *iface)

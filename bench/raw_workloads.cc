@@ -407,6 +407,26 @@ bool send_through_gio(GDatagramBased *conn, const void *buf, size_t len, GCancel
   return g_datagram_based_send_messages(conn, &m, 1, 0, -1, cancel, nullptr) == 1;
 }
 
+// `messages` through `conn` in one call; how many went (0 on failure).
+long send_batch_through_gio(GDatagramBased *conn, std::vector<GOutputMessage> &messages, GCancellable *cancel)
+{
+  gint n = g_datagram_based_send_messages(conn, messages.data(), static_cast<guint>(messages.size()), 0, -1,
+                                          cancel, nullptr);
+  return std::max(n, 0);
+}
+
+// Up to `messages.size()` datagrams in one call; how many came (0 when none
+// did within the timeout).
+long receive_batch_through_gio(GDatagramBased *conn, std::vector<GInputMessage> &messages, gint64 timeout_us,
+                               GCancellable *cancel)
+{
+  GError *error = nullptr;
+  gint n = g_datagram_based_receive_messages(conn, messages.data(), static_cast<guint>(messages.size()), 0,
+                                             timeout_us, cancel, &error);
+  g_clear_error(&error);
+  return std::max(n, 0);
+}
+
 bool receive_through_gio(GDatagramBased *conn, void *buf, size_t len, gint64 timeout_us, GCancellable *cancel)
 {
   GInputVector v = {buf, len};
@@ -420,8 +440,10 @@ bool receive_through_gio(GDatagramBased *conn, void *buf, size_t len, gint64 tim
 // 1200-byte datagrams from a client thread to a server thread, received
 // or not (dtls-dgram, dtls-send; see gio_dtls.cc). With `through_gio` both
 // ends call GIO's GDatagramBased functions on a RawDatagramBased, with a
-// shared cancellable as the GIO workload has: the cost of GIO's calls alone.
-Result dtls_datagrams(Limits lim, bool through_gio, bool receive)
+// shared cancellable as the GIO workload has: the cost of GIO's calls alone,
+// with `per_call` messages per call (one record and one system call each).
+// Raw GnuTLS called directly sends one record per call whatever `per_call`.
+Result dtls_datagrams(Limits lim, bool through_gio, bool receive, unsigned per_call)
 {
   Result r;
   r.workload = receive ? "dtls-dgram" : "dtls-send";
@@ -431,6 +453,8 @@ Result dtls_datagrams(Limits lim, bool through_gio, bool receive)
     r.unavailable("cannot make a UDP pair");
     return r;
   }
+  if (!through_gio)
+    per_call = 1;
   GCancellable *cancel = g_cancellable_new();
   std::atomic<bool> sender_done{false};
   DatagramTally tally;
@@ -441,12 +465,20 @@ Result dtls_datagrams(Limits lim, bool through_gio, bool receive)
       GDatagramBased *conn = through_gio ? raw::datagram_based_new(s, fd, far) : nullptr;
       while (!receive && !sender_done.load())
         g_usleep(1000);
-      std::vector<char> buf(2048);
+      InputMessages in(per_call);
+      std::vector<char> &buf = in.buffer;
       for (; receive;) {
         size_t got = 0;
-        if (conn ? receive_through_gio(conn, buf.data(), buf.size(), 100000, cancel)
-                 : raw::recv_some(s, fd, buf.data(), buf.size(), now_s() + 0.1, &got)) {
-          tally.count();
+        long n = 0;
+        if (conn && per_call > 1)
+          n = receive_batch_through_gio(conn, in.messages, 100000, cancel);
+        else if (conn)
+          n = receive_through_gio(conn, buf.data(), 2048, 100000, cancel);
+        else
+          n = raw::recv_some(s, fd, buf.data(), 2048, now_s() + 0.1, &got);
+        if (n > 0) {
+          for (long i = 0; i < n; i++)
+            tally.count();
         } else if (sender_done.load() || now_s() > far) {
           break;
         }
@@ -461,12 +493,22 @@ Result dtls_datagrams(Limits lim, bool through_gio, bool receive)
   if (raw::handshake(s, fds[0], far) == 0) {
     GDatagramBased *conn = through_gio ? raw::datagram_based_new(s, fds[0], far) : nullptr;
     std::vector<char> buf(1200, 'd');
+    GOutputVector vector = {buf.data(), buf.size()};
+    std::vector<GOutputMessage> messages(per_call, GOutputMessage{nullptr, &vector, 1, 0, nullptr, 0});
     double cpu0 = thread_cpu_s();
     double deadline = now_s() + lim.seconds;
-    while (sent < lim.max_count && now_s() < deadline &&
-           (conn ? send_through_gio(conn, buf.data(), buf.size(), cancel)
-                 : raw::send_all(s, fds[0], buf.data(), buf.size(), far)))
-      sent++;
+    while (sent < lim.max_count && now_s() < deadline) {
+      long n = 0;
+      if (conn && per_call > 1)
+        n = send_batch_through_gio(conn, messages, cancel);
+      else if (conn)
+        n = send_through_gio(conn, buf.data(), buf.size(), cancel);
+      else
+        n = raw::send_all(s, fds[0], buf.data(), buf.size(), far);
+      if (n <= 0)
+        break;
+      sent += n;
+    }
     if (sent > 0) {
       sender_us = (thread_cpu_s() - cpu0) * 1e6 / sent;
       r.number("sender_cpu_us_per_datagram", sender_us);
@@ -486,14 +528,18 @@ Result dtls_datagrams(Limits lim, bool through_gio, bool receive)
 }
 
 // Raw GnuTLS's figure, and the same through GIO's calls (as
-// through_gio_value and through_gio_sender_cpu_us_per_datagram).
-Result dtls_datagrams(Limits lim, bool receive)
+// through_gio_value and through_gio_sender_cpu_us_per_datagram) with
+// `per_call` messages per call.
+Result dtls_datagrams(Limits lim, const std::string &name, bool receive, unsigned per_call)
 {
-  Result r = dtls_datagrams(lim, false, receive);
-  Result floor = dtls_datagrams(lim, true, receive);
+  Result r = dtls_datagrams(lim, false, receive, 1);
+  Result floor = dtls_datagrams(lim, true, receive, per_call);
+  r.workload = name;
   r.number("through_gio_value", floor.value);
   if (double us = floor.value_of("sender_cpu_us_per_datagram", 0); us > 0)
     r.number("through_gio_sender_cpu_us_per_datagram", us);
+  if (per_call > 1)
+    r.number("messages_per_call", per_call);
   return r;
 }
 
@@ -581,7 +627,9 @@ Result run_raw(const std::string &name, const Context &ctx)
   if (name == "dtls-hs")
     return dtls_handshakes(lim);
   if (name == "dtls-dgram" || name == "dtls-send")
-    return dtls_datagrams(lim, name == "dtls-dgram");
+    return dtls_datagrams(lim, name, name == "dtls-dgram", 1);
+  if (unsigned per_call = batch_of(name))
+    return dtls_datagrams(lim, name, name.rfind("dtls-batch-dgram-", 0) == 0, per_call);
   if (name == "dtls-loss")
     return dtls_lossy(lim);
   Result r;

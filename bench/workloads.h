@@ -28,6 +28,9 @@ const std::vector<const char *> &workload_names();
 Limits limits_for(const std::string &name, bool quick);
 // Concurrent workloads: the number of pairs in the name ("conc-1000"), else 0.
 long concurrency_of(const std::string &name);
+// Batched DTLS workloads: the messages per call in the name
+// ("dtls-batch-send-32"), else 0.
+unsigned batch_of(const std::string &name);
 
 Result run_gio(const std::string &name, const Context &ctx);
 Result run_raw(const std::string &name, const Context &ctx);

@@ -11,7 +11,11 @@
 # ratios are computed per run, then their median is shown. conc-10000 runs
 # in the first run only (it alone takes up to 40 s per backend).
 #
-#   scripts/bench.sh [--runs N] [--quick] [--builddir DIR] [--output FILE]
+#   scripts/bench.sh [--runs N] [--quick] [--builddir DIR] [--output FILE] [--groups "G ..."]
+#
+# --groups runs only the named workload groups (space-separated; workloads
+# within a group comma-separated, as in $groups below), for example
+# --groups dtls-dgram,dtls-send,dtls-batch-send-32 to compare a few rows.
 #
 # --builddir may name a build configured from another checkout (for example a
 # clean worktree of a commit); the table then names that checkout's commit.
@@ -26,13 +30,15 @@ runs=3
 quick=""
 builddir="$src/build-bench"
 output=""
+only_groups=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --quick) quick="--quick"; shift ;;
     --builddir) builddir=$2; shift 2 ;;
     --output) output=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--quick] [--builddir DIR] [--output FILE]" >&2; exit 2 ;;
+    --groups) only_groups=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--quick] [--builddir DIR] [--output FILE] [--groups \"G ...\"]" >&2; exit 2 ;;
   esac
 done
 [ -n "$output" ] || output="$builddir/bench-results.json"
@@ -62,7 +68,8 @@ check() {  # label, expected module path, module dir
 check ours "$ours_dir/libgiognutls.so" "$ours_dir"
 check glib-networking "$gn_module" "$work/glib-networking"
 
-groups="bulk-tls13,bulk-tls12,pingpong hs-ecdsa,hs-rsa,resumed conc-256,conc-256-interaction,conc-1000,conc-10000 idle-mem dtls-hs,dtls-dgram,dtls-send,dtls-loss"
+groups="bulk-tls13,bulk-tls12,pingpong hs-ecdsa,hs-rsa,resumed conc-256,conc-256-interaction,conc-1000,conc-10000 idle-mem dtls-hs,dtls-dgram,dtls-send,dtls-batch-send-8,dtls-batch-send-32,dtls-batch-dgram-8,dtls-batch-dgram-32,dtls-loss"
+[ -z "$only_groups" ] || groups=$only_groups
 backends="raw ours glib-networking"
 raw_lines="$work/raw.jsonl"
 : > "$raw_lines"

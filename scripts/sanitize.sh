@@ -91,7 +91,8 @@ for step in $steps; do
     # preloaded, as for asan-peer), our sync echo
     # with a server thread, a reader blocked while the application drops the
     # connection, handshake cancellation from another thread,
-    # DTLS with one thread per side, a handshake suspended on its fiber
+    # DTLS with one thread per side, DTLS batches with a reader and a writer
+    # thread on each connection, a handshake suspended on its fiber
     # (the fiber switches are annotated for TSan), a blocking handshake
     # whose interaction answers from the main thread, implicit DTLS
     # handshakes in the background, and a reader and a writer thread
@@ -110,6 +111,7 @@ for step in $steps; do
         test-connection:/connection/tls1.2/sync-echo \
         test-connection:/connection/tls1.3/cancel/sync-handshake \
         test-dtls:/dtls/sync/two-threads \
+        test-dtls-batch:/dtls/batch/two-threads-each \
         test-suspend:/suspend/interaction/answers-later \
         test-suspend:/suspend/interaction/sync-handshake \
         test-implicit-dtls:/implicit/dtls/one-thread-nonblocking \

@@ -85,6 +85,14 @@ DatagramTransport::DatagramTransport(GDatagramBased *base, bool server, unsigned
   if (G_IS_SOCKET(base)) {
     socket_ = G_SOCKET(base);
     socket_fd_ = g_socket_get_fd(socket_);
+    // Segmentation offload is UDP's: another datagram socket (AF_UNIX)
+    // would ignore the control message and send one datagram.
+    GSocketFamily family = g_socket_get_family(socket_);
+    GSocketProtocol protocol = g_socket_get_protocol(socket_);
+    bool udp = (family == G_SOCKET_FAMILY_IPV4 || family == G_SOCKET_FAMILY_IPV6) &&
+               (protocol == G_SOCKET_PROTOCOL_UDP || protocol == G_SOCKET_PROTOCOL_DEFAULT);
+    if (!udp)
+      send_batch_.disable_segmentation();
   }
 }
 
@@ -246,11 +254,38 @@ ssize_t DatagramTransport::serve(std::vector<guint8> &from, void *buf, size_t le
   return static_cast<ssize_t>(n);
 }
 
+ssize_t DatagramTransport::pull_batch(int fd, void *buf, size_t len)
+{
+  int code = EAGAIN;
+  if (ring_may_fill_) {
+    unsigned wanted = std::min(receive_batch_, ReceiveRing::kMaxBatch);
+    int received = ring_.fill(fd, wanted, &code);
+    if (received < 0) {
+      set_io_error(socket_error(code, false));
+      code = EIO;
+    } else if (received > 0) {
+      // A short fill drained the socket: another would find nothing.
+      if (static_cast<unsigned>(received) < wanted)
+        ring_may_fill_ = false;
+      return static_cast<ssize_t>(ring_.take(buf, len));
+    }
+  }
+  gnutls_transport_set_errno(session_, code);
+  errno = code;
+  return -1;
+}
+
 ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept
 {
   auto *t = static_cast<DatagramTransport *>(self);
+  if (!t->ring_.empty())
+    return static_cast<ssize_t>(t->ring_.take(buf, len));
   if (!t->stash_.empty())
     return serve(t->stash_, buf, len);
+  if (t->receive_batch_ > 1 && !t->handshaking_ && t->held_ccs_.empty()) {
+    if (int fd = t->connected_fd(); fd >= 0)
+      return t->pull_batch(fd, buf, len);
+  }
   gssize n = 0;
   for (int held = 0; held < kMaxDroppedPerCall; held++) {
     GSocketAddress *from = nullptr;
@@ -300,7 +335,7 @@ ssize_t DatagramTransport::pull_cb(gnutls_transport_ptr_t self, void *buf, size_
 int DatagramTransport::pull_timeout_cb(gnutls_transport_ptr_t self, unsigned) noexcept
 {
   auto *t = static_cast<DatagramTransport *>(self);
-  if (!t->stash_.empty())
+  if (!t->stash_.empty() || !t->ring_.empty())
     return 1;
   return g_datagram_based_condition_check(t->base_, G_IO_IN) & G_IO_IN ? 1 : 0;
 }
@@ -328,10 +363,18 @@ ssize_t DatagramTransport::push_cb(gnutls_transport_ptr_t self, const void *buf,
 {
   auto *t = static_cast<DatagramTransport *>(self);
   const auto *bytes = static_cast<const guint8 *>(buf);
+  // A send batch collects the application data its own thread's records
+  // carry (handshake flights of an implicit handshake, and a reader's alert
+  // on another thread, go out as usual).
+  constexpr guint8 kApplicationData = 23;
+  if (t->collecting_.load(std::memory_order_relaxed) && len > 0 && bytes[0] == kApplicationData &&
+      t->collecting_thread_.load(std::memory_order_relaxed) == g_thread_self()) {
+    t->send_batch_.add(bytes, len);
+    return static_cast<ssize_t>(len);
+  }
   // Application data (content type 23) is no part of a flight: with nothing
   // queued ahead of it, the usual case once per record, it goes out without
   // the lock. Everything else is accounted for under it.
-  constexpr guint8 kApplicationData = 23;
   std::unique_lock lock(t->out_mutex_, std::defer_lock);
   if (len == 0 || bytes[0] != kApplicationData) {
     t->sent_flight_ = true;
@@ -406,6 +449,30 @@ void DatagramTransport::after_step()
           "next retransmission in %u ms",
           connection_id_, resent, resent == 1 ? "" : "s", count,
           session_ ? gnutls_dtls_get_timeout(session_) : 0);
+}
+
+bool DatagramTransport::batches_apply() const
+{
+  return connected_fd() >= 0 && !peer_ && g_socket_get_timeout(socket_) == 0;
+}
+
+void DatagramTransport::begin_send_batch()
+{
+  send_batch_.clear();
+  collecting_thread_.store(g_thread_self(), std::memory_order_relaxed);
+  collecting_.store(true, std::memory_order_relaxed);
+}
+
+FlushResult DatagramTransport::send_collected(size_t first, size_t *out_sent, GError **error)
+{
+  int code = 0;
+  *out_sent += send_batch_.send(socket_fd_, first, &code);
+  if (code == 0)
+    return FlushResult::Flushed;
+  if (code == EAGAIN || code == EWOULDBLOCK)
+    return FlushResult::WouldBlock;
+  g_propagate_error(error, socket_error(code, true));
+  return FlushResult::Failed;
 }
 
 bool DatagramTransport::has_pending_output()

@@ -19,10 +19,20 @@
 // sending of a flight always follows the queueing of its messages, so it is
 // never counted. Cookie exchanges, retransmissions and their new timer are
 // logged with the connection's number.
+// Batches: on a plain connected socket a send_messages or receive_messages
+// call for several messages bypasses the base (see SendBatch, ReceiveRing):
+// while a send batch is open, the records GnuTLS pushes on the batching
+// thread are collected and then sent with one sendmmsg() (UDP segmentation
+// offload where records have equal size); while a receive batch is open,
+// a pull with nothing received ahead reads up to the batch's size with one
+// recvmmsg() and serves GnuTLS one datagram per pull. A single-message call
+// takes neither path.
 // Threads: as StreamTransport (input has one user; output is locked).
 #pragma once
 
 #include "cancellable_wakeup.h"
+#include "receive_ring.h"
+#include "send_batch.h"
 #include "transport.h"
 
 #include <atomic>
@@ -42,7 +52,7 @@ public:
   void attach(gnutls_session_t session) override;
   bool has_pending_output() override;
   FlushResult flush(GError **error) override;
-  bool has_buffered_input() override { return !stash_.empty(); }
+  bool has_buffered_input() override { return !stash_.empty() || !ring_.empty(); }
   bool base_ready(Wait what) override;
   bool wait(Wait what, gint64 timeout_us, GCancellable *cancellable, GError **error) override;
   GSource *create_source(Wait what, GCancellable *cancellable) override;
@@ -72,6 +82,35 @@ public:
   // when it is connected, else 1400.
   unsigned path_mtu() const;
 
+  // ----- Batches -----
+
+  // Whether a call for several messages may batch: the base is a connected
+  // GSocket without a GIO timeout.
+  bool batches_apply() const;
+  // From now on, application data records GnuTLS pushes on this thread are
+  // collected instead of sent (until stop_collecting()).
+  void begin_send_batch();
+  // How many datagrams were collected since begin_send_batch().
+  size_t collected() const { return send_batch_.count(); }
+  // Pushes go out again as they come; the collected datagrams stay.
+  void stop_collecting() { collecting_.store(false, std::memory_order_relaxed); }
+  // Sends the collected datagrams from `first` on without blocking and adds
+  // how many went to *out_sent: Flushed when all did, WouldBlock when the
+  // socket is full, Failed with `error` set on any other failure.
+  FlushResult send_collected(size_t first, size_t *out_sent, GError **error);
+  // Forgets the collected datagrams (those not sent are lost, as UDP may
+  // lose them).
+  void end_send_batch() { send_batch_.clear(); }
+  // A receive_messages call for `wanted` messages starts: pulls receive
+  // ahead up to that many datagrams with one system call.
+  void begin_receive_batch(unsigned wanted)
+  {
+    receive_batch_ = wanted;
+    ring_may_fill_ = true;
+  }
+  // The call ends; datagrams received ahead are served to later reads.
+  void end_receive_batch() { receive_batch_ = 0; }
+
 private:
   static ssize_t pull_cb(gnutls_transport_ptr_t self, void *buf, size_t len) noexcept;
   static ssize_t push_cb(gnutls_transport_ptr_t self, const void *buf, size_t len) noexcept;
@@ -88,6 +127,9 @@ private:
   int connected_fd() const { return socket_ && g_socket_is_connected(socket_) ? socket_fd_ : -1; }
   void set_io_error(GError *error);
   bool from_peer(GSocketAddress *from);
+  // A pull during a receive batch, with nothing received ahead: refills
+  // the ring (at most once after it came back short).
+  ssize_t pull_batch(int fd, void *buf, size_t len);
   // Accounts for one datagram GnuTLS pushes (retransmission counting).
   // Called with out_mutex_ held.
   void note_push(const guint8 *data, size_t len);
@@ -128,6 +170,15 @@ private:
   std::atomic<bool> has_error_{false};  // io_error_ != nullptr
 
   CancellableWakeup wakeup_;
+
+  // Send batch (one writer at a time: the write gate).
+  std::atomic<bool> collecting_{false};
+  std::atomic<GThread *> collecting_thread_{nullptr};  // (unowned) whose pushes are collected
+  SendBatch send_batch_;
+  // Receive batch (input side).
+  ReceiveRing ring_;
+  unsigned receive_batch_ = 0;  // messages the running call wants; 0: no batch
+  bool ring_may_fill_ = false;  // the last fill of this call was not short
 };
 
 }  // namespace gtg

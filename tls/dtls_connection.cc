@@ -250,7 +250,14 @@ static gint receive_messages(GDatagramBased *datagram_based, GInputMessage *mess
                              guint num_messages, gint, gint64 timeout, GCancellable *cancellable,
                              GError **error) noexcept
 {
-  gtg::ConnectionCore &core = *self_of(datagram_based)->core;
+  GtgDtlsConnection *self = self_of(datagram_based);
+  gtg::ConnectionCore &core = *self->core;
+  // Several messages on a plain connected socket: the transport receives
+  // up to that many datagrams with one system call and GnuTLS decrypts them
+  // one per read below.
+  bool batch = num_messages > 1 && self->transport && self->transport->batches_apply();
+  if (batch)
+    self->transport->begin_receive_batch(num_messages);
   std::vector<guint8> scratch;
   guint received = 0;
   for (; received < num_messages; received++) {
@@ -271,14 +278,12 @@ static gint receive_messages(GDatagramBased *datagram_based, GInputMessage *mess
     GError *local = nullptr;
     gssize n = core.read(buffer, capacity, blocking, cancellable, &local, wait_us);
     if (n < 0) {
-      if (received > 0 && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-        g_error_free(local);
-        break;
-      }
       if (received > 0) {
-        g_error_free(local);  // reported on the next call
+        g_error_free(local);  // nothing more yet, or reported on the next call
         break;
       }
+      if (batch)
+        self->transport->end_receive_batch();
       propagate_call_error(core, timeout, error, local);
       return -1;
     }
@@ -301,7 +306,129 @@ static gint receive_messages(GDatagramBased *datagram_based, GInputMessage *mess
     if (n == 0)
       break;  // the peer closed
   }
+  if (batch)
+    self->transport->end_receive_batch();
   return static_cast<gint>(received);
+}
+
+// The error of a send_messages call that sent nothing: `local` is what
+// sending the first message (of `size` bytes) failed with.
+static void fail_send(gtg::ConnectionCore &core, gint64 timeout, gsize size, GError *local, GError **error)
+{
+  // One message is one record: GnuTLS refuses what would not fit before
+  // it sends anything. Say by how much.
+  if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) && core.session()) {
+    g_error_free(local);
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                _("A message of %zu bytes does not fit in one DTLS record (at most %u bytes)"),
+                size, gnutls_dtls_get_data_mtu(core.session()));
+    return;
+  }
+  propagate_call_error(core, timeout, error, local);
+}
+
+// The payload of `m`: its one vector as it is (the usual case), or several
+// gathered into `payload`.
+static const void *gather(const GOutputMessage &m, std::vector<guint8> &payload, gsize *out_size)
+{
+  if (m.num_vectors == 1) {
+    *out_size = m.vectors[0].size;
+    return m.vectors[0].buffer;
+  }
+  payload.clear();
+  for (guint v = 0; v < m.num_vectors; v++) {
+    const auto *b = static_cast<const guint8 *>(m.vectors[v].buffer);
+    payload.insert(payload.end(), b, b + m.vectors[v].size);
+  }
+  *out_size = payload.size();
+  return payload.data();
+}
+
+// Several messages on a plain connected socket: each is encrypted into its
+// own record, which the transport collects, and then they leave with as few
+// system calls as the kernel allows (DatagramTransport, SendBatch), up to
+// kChunk messages at a time so that a full socket wastes little encryption
+// and a large call little memory. A blocking call waits until every message
+// has gone; a nonblocking one, or one out of time, reports how many went
+// (records that did not go are dropped, and their messages count as not
+// sent).
+static gint send_batch(GtgDtlsConnection *self, GOutputMessage *messages, guint num_messages,
+                       gint64 timeout, GCancellable *cancellable, GError **error)
+{
+  constexpr guint kChunk = 64;
+  gtg::ConnectionCore &core = *self->core;
+  gtg::DatagramTransport &transport = *self->transport;
+  gint64 deadline = timeout > 0 ? g_get_monotonic_time() + timeout : -1;
+  std::vector<guint8> payload;
+  struct Record {
+    size_t datagrams_until;  // datagrams collected once this message's record was
+    gsize size;              // the message's bytes
+  };
+  std::vector<Record> records;
+  records.reserve(std::min(num_messages, kChunk));
+  GError *local = nullptr;
+  guint done = 0;
+  bool stopped = false;  // a message failed to encrypt: the call ends before it
+  while (done < num_messages && !local && !stopped) {
+    records.clear();
+    guint chunk = std::min(num_messages - done, kChunk);
+    transport.begin_send_batch();
+    for (guint i = done; i < done + chunk; i++) {
+      gsize size = 0;
+      const void *data = gather(messages[i], payload, &size);
+      // The call's first record waits as a single message would (for an
+      // implicit handshake, or earlier output to flush); the others are
+      // only collected.
+      bool blocking = i == 0 && timeout != 0;
+      gint64 wait_us = i == 0 && timeout > 0 ? timeout : -1;
+      gssize n = core.write(data, size, blocking, cancellable, &local, wait_us);
+      if (n < 0) {
+        if (i == 0) {
+          transport.stop_collecting();
+          transport.end_send_batch();
+          fail_send(core, timeout, size, local, error);
+          return -1;
+        }
+        // It fails again first thing in the next call, which starts with it.
+        g_clear_error(&local);
+        stopped = true;
+        break;
+      }
+      records.push_back({transport.collected(), static_cast<gsize>(n)});
+    }
+    transport.stop_collecting();
+    size_t sent = 0;
+    for (;;) {
+      gtg::FlushResult result = transport.send_collected(sent, &sent, &local);
+      if (result != gtg::FlushResult::WouldBlock)
+        break;
+      if (timeout == 0) {
+        g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+        break;
+      }
+      gint64 left = deadline < 0 ? -1 : deadline - g_get_monotonic_time();
+      if (deadline >= 0 && left <= 0) {
+        g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Socket I/O timed out"));
+        break;
+      }
+      if (!transport.wait(gtg::Wait::Writable, left, cancellable, &local))
+        break;
+    }
+    transport.end_send_batch();
+    for (const Record &record : records) {
+      if (record.datagrams_until > sent)
+        break;
+      messages[done++].bytes_sent = static_cast<guint>(record.size);
+    }
+  }
+  if (done > 0) {
+    g_clear_error(&local);
+    return static_cast<gint>(done);
+  }
+  if (!local)  // not reached: a chunk that sent nothing says why
+    g_set_error_literal(&local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, _("Operation would block"));
+  propagate_call_error(core, timeout, error, local);
+  return -1;
 }
 
 static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messages,
@@ -310,23 +437,14 @@ static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messag
 {
   GtgDtlsConnection *self = self_of(datagram_based);
   gtg::ConnectionCore &core = *self->core;
+  if (num_messages > 1 && self->transport && self->transport->batches_apply())
+    return send_batch(self, messages, num_messages, timeout, cancellable, error);
   std::vector<guint8> payload;
   guint sent = 0;
   for (; sent < num_messages; sent++) {
     GOutputMessage &m = messages[sent];
-    // A message of one vector (the usual case) goes as it is; several are
-    // gathered into one payload.
-    const void *data = m.num_vectors == 1 ? m.vectors[0].buffer : nullptr;
-    gsize size = m.num_vectors == 1 ? m.vectors[0].size : 0;
-    if (m.num_vectors != 1) {
-      payload.clear();
-      for (guint v = 0; v < m.num_vectors; v++) {
-        const auto *b = static_cast<const guint8 *>(m.vectors[v].buffer);
-        payload.insert(payload.end(), b, b + m.vectors[v].size);
-      }
-      data = payload.data();
-      size = payload.size();
-    }
+    gsize size = 0;
+    const void *data = gather(m, payload, &size);
     bool blocking = sent == 0 && timeout != 0;
     gint64 wait_us = sent == 0 && timeout > 0 ? timeout : -1;
     GError *local = nullptr;
@@ -336,16 +454,7 @@ static gint send_messages(GDatagramBased *datagram_based, GOutputMessage *messag
         g_error_free(local);
         break;
       }
-      // One message is one record: GnuTLS refuses what would not fit before
-      // it sends anything. Say by how much.
-      if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) && core.session()) {
-        g_error_free(local);
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                    _("A message of %zu bytes does not fit in one DTLS record (at most %u bytes)"),
-                    size, gnutls_dtls_get_data_mtu(core.session()));
-        return -1;
-      }
-      propagate_call_error(core, timeout, error, local);
+      fail_send(core, timeout, size, local, error);
       return -1;
     }
     m.bytes_sent = static_cast<guint>(n);
