@@ -145,6 +145,15 @@ std::string ConnectionCore::resumption_key() const
       g_byte_array_unref(der);
     }
   }
+  // Nor with other protocol versions or cipher suites than it was made with.
+  const PriorityOptions &o = priority_options;
+  if (!o.is_default()) {
+    std::string choice = std::to_string(o.min_version) + "-" + std::to_string(o.max_version) + "/" + o.priority;
+    for (const std::string &suite : o.ciphersuites)
+      choice += "/" + suite;
+    CharPtr sum(g_compute_checksum_for_string(G_CHECKSUM_SHA256, choice.c_str(), -1));
+    own += std::string("%") + sum.get();
+  }
   return server_key() + own;
 }
 
@@ -174,6 +183,14 @@ bool ConnectionCore::prepare_session(GError **error)
     g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("The connection has no base stream"));
     return false;
   }
+  // A connection that chose its own versions, suites or priority string
+  // gets a priority of its own; every other one shares the process's.
+  Owned<gnutls_priority_t> own_priority;
+  if (!priority_options.is_default() &&
+      !priority_options.build(datagram_, false, &own_priority, error)) {
+    g_debug("Connection %u: %s", id_, error && *error ? (*error)->message : "bad priority");
+    return false;
+  }
   unsigned flags = GNUTLS_NONBLOCK | (role_ == Role::Client ? GNUTLS_CLIENT : GNUTLS_SERVER);
   if (datagram_)
     flags |= GNUTLS_DATAGRAM;
@@ -188,7 +205,8 @@ bool ConnectionCore::prepare_session(GError **error)
   }
   session_.reset(session);
   gnutls_session_set_ptr(session, this);
-  gnutls_priority_set(session, session_priority());
+  own_priority_ = std::move(own_priority);
+  gnutls_priority_set(session, own_priority_ ? own_priority_.get() : session_priority());
   transport_->attach(session);
   gnutls_session_set_verify_function(session, verify_cb);
 

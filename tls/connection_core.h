@@ -14,6 +14,7 @@
 
 #include "driver.h"
 #include "owners.h"
+#include "priority_options.h"
 #include "transport.h"
 
 #include <atomic>
@@ -68,6 +69,9 @@ public:
   GTlsRehandshakeMode rehandshake_mode = G_TLS_REHANDSHAKE_SAFELY;  // deprecated, honoured
   G_GNUC_END_IGNORE_DEPRECATIONS
   std::vector<std::string> advertised_protocols;
+  // Ours: protocol versions, cipher suites and priority string (see
+  // priority_options.h); read when the session is made.
+  PriorityOptions priority_options;
   // DTLS only: the path MTU the handshake fragments to, and how long a
   // handshake may take in all before it fails with G_IO_ERROR_TIMED_OUT.
   static constexpr unsigned kDtlsRetransmitMs = 1000;  // RFC 6347 §4.2.4.1 initial timer
@@ -242,6 +246,7 @@ private:
   bool datagram_;
   std::unique_ptr<Transport> transport_;
   Owned<gnutls_session_t> session_;
+  Owned<gnutls_priority_t> own_priority_;  // the session's, when priority_options chose one
   Ref<GTlsDatabase> session_database_;  // keeps the server credentials alive
   GCancellable *op_cancellable_ = nullptr;  // (unowned) of the running handshake
   bool rehandshaking_ = false;

@@ -28,6 +28,10 @@ enum {
   PROP_HANDSHAKE_TIMEOUT,
   PROP_SESSION_RESUMED,
   PROP_RETRANSMISSIONS,
+  PROP_MIN_PROTOCOL_VERSION,
+  PROP_MAX_PROTOCOL_VERSION,
+  PROP_CIPHERSUITES,
+  PROP_PRIORITY,
   N_PROPS,
 };
 
@@ -501,4 +505,10 @@ static void gtg_dtls_connection_class_init(GtgDtlsConnectionClass *klass)
   g_object_class_install_property(object_class, PROP_HANDSHAKE_TIMEOUT, props[PROP_HANDSHAKE_TIMEOUT]);
   g_object_class_install_property(object_class, PROP_SESSION_RESUMED, props[PROP_SESSION_RESUMED]);
   g_object_class_install_property(object_class, PROP_RETRANSMISSIONS, props[PROP_RETRANSMISSIONS]);
+  props[PROP_MIN_PROTOCOL_VERSION] = gtg::min_protocol_version_param_spec();
+  props[PROP_MAX_PROTOCOL_VERSION] = gtg::max_protocol_version_param_spec();
+  props[PROP_CIPHERSUITES] = gtg::ciphersuites_param_spec();
+  props[PROP_PRIORITY] = gtg::priority_param_spec();
+  for (guint id = PROP_MIN_PROTOCOL_VERSION; id <= PROP_PRIORITY; id++)
+    g_object_class_install_property(object_class, id, props[id]);
 }

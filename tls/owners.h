@@ -37,6 +37,7 @@ GTG_DEFINE_DELETER(gnutls_pkcs12_t, gnutls_pkcs12_deinit);
 GTG_DEFINE_DELETER(gnutls_x509_trust_list_t, [](gnutls_x509_trust_list_t l) { gnutls_x509_trust_list_deinit(l, 1); });
 GTG_DEFINE_DELETER(gnutls_certificate_credentials_t, gnutls_certificate_free_credentials);
 GTG_DEFINE_DELETER(gnutls_session_t, gnutls_deinit);
+GTG_DEFINE_DELETER(gnutls_priority_t, gnutls_priority_deinit);
 GTG_DEFINE_DELETER(gnutls_x509_crl_t, gnutls_x509_crl_deinit);
 GTG_DEFINE_DELETER(gnutls_ocsp_resp_t, gnutls_ocsp_resp_deinit);
 GTG_DEFINE_DELETER(GError *, g_error_free);
