@@ -72,6 +72,12 @@ bool get_shared_property(ConnectionCore &core, GParamSpec *pspec, GValue *value)
   } else if (is(pspec, "priority")) {
     const std::string &priority = core.priority_options.priority;
     g_value_set_string(value, priority.empty() ? nullptr : priority.c_str());
+  } else if (is(pspec, "psk-identity")) {
+    g_value_set_string(value, core.psk_identity.empty() ? nullptr : core.psk_identity.c_str());
+  } else if (is(pspec, "psk-key")) {
+    g_value_set_boxed(value, core.psk_key.get());
+  } else if (is(pspec, "psk-identity-hint")) {
+    g_value_set_string(value, core.psk_identity_hint.empty() ? nullptr : core.psk_identity_hint.c_str());
   } else {
     return false;
   }
@@ -103,6 +109,15 @@ bool set_shared_property(ConnectionCore &core, GParamSpec *pspec, const GValue *
   } else if (is(pspec, "priority")) {
     const char *priority = g_value_get_string(value);
     core.priority_options.priority = priority ? priority : "";
+  } else if (is(pspec, "psk-identity")) {
+    const char *identity = g_value_get_string(value);
+    core.psk_identity = identity ? identity : "";
+  } else if (is(pspec, "psk-key")) {
+    auto *key = static_cast<GBytes *>(g_value_dup_boxed(value));
+    core.psk_key.reset(key);
+  } else if (is(pspec, "psk-identity-hint")) {
+    const char *hint = g_value_get_string(value);
+    core.psk_identity_hint = hint ? hint : "";
   } else {
     return false;
   }
@@ -135,6 +150,33 @@ GParamSpec *ciphersuites_param_spec()
 GParamSpec *priority_param_spec()
 {
   return g_param_spec_string("priority", nullptr, nullptr, nullptr, kReadWrite);
+}
+
+GParamSpec *psk_identity_param_spec()
+{
+  return g_param_spec_string("psk-identity", nullptr, nullptr, nullptr, kReadWrite);
+}
+
+GParamSpec *psk_key_param_spec()
+{
+  return g_param_spec_boxed("psk-key", nullptr, nullptr, G_TYPE_BYTES, kReadWrite);
+}
+
+GParamSpec *psk_identity_hint_param_spec()
+{
+  return g_param_spec_string("psk-identity-hint", nullptr, nullptr, nullptr, kReadWrite);
+}
+
+guint define_psk_required_signal(GType type)
+{
+  return g_signal_new("psk-required", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                      G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+guint define_psk_lookup_signal(GType type)
+{
+  return g_signal_new("psk-lookup", type, G_SIGNAL_RUN_LAST, 0, g_signal_accumulator_first_wins,
+                      nullptr, nullptr, G_TYPE_BYTES, 1, G_TYPE_STRING);
 }
 
 }  // namespace gtg

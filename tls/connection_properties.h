@@ -35,4 +35,26 @@ GParamSpec *max_protocol_version_param_spec();
 GParamSpec *ciphersuites_param_spec();
 GParamSpec *priority_param_spec();
 
+// Pre-shared keys (documented there too). Client properties `psk-identity`
+// (string) and `psk-key` (GBytes); server property `psk-identity-hint`
+// (string). The client and server class_init install them and route them
+// through get_shared_property / set_shared_property.
+GParamSpec *psk_identity_param_spec();
+GParamSpec *psk_key_param_spec();
+GParamSpec *psk_identity_hint_param_spec();
+
+// Defines on `type` (a client connection type) the signal
+//   void psk-required (GObject *conn, const char *hint /* nullable */)
+// emitted from inside the handshake, on its thread, when a pre-shared key
+// is needed and `psk-key` is unset; the handler sets `psk-identity` and
+// `psk-key`. Returns its id.
+guint define_psk_required_signal(GType type);
+
+// Defines on `type` (a server connection type) the signal
+//   GBytes *psk-lookup (GObject *conn, const char *identity)
+// emitted from inside the handshake, on its thread, for the identity a
+// client offers; the first handler returns its key (transfer full), or
+// NULL to refuse it. Returns its id.
+guint define_psk_lookup_signal(GType type);
+
 }  // namespace gtg

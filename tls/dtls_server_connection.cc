@@ -1,6 +1,7 @@
 // GtgDtlsServerConnection: GDtlsServerConnection on a GtgDtlsConnection in
 // the server role; adds `authentication-mode` and our `cookie-exchange`
 // (RFC 6347 §4.2.1 stateless cookies, on by default).
+#include "connection_properties.h"
 #include "connection_types.h"
 #include "dtls_connection.h"
 #include "gtype_macros.h"
@@ -9,7 +10,11 @@ enum {
   PROP_0,
   PROP_AUTHENTICATION_MODE,
   PROP_COOKIE_EXCHANGE,
+  PROP_PSK_IDENTITY_HINT,
+  N_PROPS,
 };
+
+static GParamSpec *props[N_PROPS];
 
 struct GtgDtlsServerConnection {
   GtgDtlsConnection parent_instance;
@@ -30,6 +35,8 @@ static void gtg_dtls_server_connection_init(GtgDtlsServerConnection *self)
 
 static void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::get_shared_property(*gtg::dtls_connection_core(object), pspec, value))
+    return;
   auto *self = reinterpret_cast<GtgDtlsConnection *>(object);
   switch (prop_id) {
   case PROP_AUTHENTICATION_MODE:
@@ -45,6 +52,8 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 
 static void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::set_shared_property(*gtg::dtls_connection_core(object), pspec, value))
+    return;
   auto *self = reinterpret_cast<GtgDtlsConnection *>(object);
   switch (prop_id) {
   case PROP_AUTHENTICATION_MODE:
@@ -70,4 +79,8 @@ static void gtg_dtls_server_connection_class_init(GtgDtlsServerConnectionClass *
       object_class, PROP_COOKIE_EXCHANGE,
       g_param_spec_boolean("cookie-exchange", nullptr, nullptr, TRUE,
                            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  // Ours, documented in docs/user-guide.md ("Beyond GIO's API").
+  props[PROP_PSK_IDENTITY_HINT] = gtg::psk_identity_hint_param_spec();
+  g_object_class_install_property(object_class, PROP_PSK_IDENTITY_HINT, props[PROP_PSK_IDENTITY_HINT]);
+  gtg::define_psk_lookup_signal(G_TYPE_FROM_CLASS(klass));
 }

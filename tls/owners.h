@@ -38,6 +38,8 @@ GTG_DEFINE_DELETER(gnutls_x509_trust_list_t, [](gnutls_x509_trust_list_t l) { gn
 GTG_DEFINE_DELETER(gnutls_certificate_credentials_t, gnutls_certificate_free_credentials);
 GTG_DEFINE_DELETER(gnutls_session_t, gnutls_deinit);
 GTG_DEFINE_DELETER(gnutls_priority_t, gnutls_priority_deinit);
+GTG_DEFINE_DELETER(gnutls_psk_client_credentials_t, gnutls_psk_free_client_credentials);
+GTG_DEFINE_DELETER(gnutls_psk_server_credentials_t, gnutls_psk_free_server_credentials);
 GTG_DEFINE_DELETER(gnutls_x509_crl_t, gnutls_x509_crl_deinit);
 GTG_DEFINE_DELETER(gnutls_ocsp_resp_t, gnutls_ocsp_resp_deinit);
 GTG_DEFINE_DELETER(GError *, g_error_free);
