@@ -113,6 +113,7 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     // them too.
     transport->set_mtu(self->mtu);
     transport->set_cookies(self->cookies);
+    transport->set_cookie_secret(self->cookie_secret);
     self->transport = transport.get();
     core.set_transport(std::move(transport));
     break;
@@ -151,6 +152,7 @@ static void finalize(GObject *object) noexcept
   GtgDtlsConnection *self = self_of(object);
   delete self->core;
   g_clear_object(&self->base_socket);
+  g_clear_pointer(&self->cookie_secret, g_bytes_unref);
   G_OBJECT_CLASS(gtg_dtls_connection_parent_class)->finalize(object);
 }
 

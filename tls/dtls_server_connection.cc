@@ -1,6 +1,8 @@
 // GtgDtlsServerConnection: GDtlsServerConnection on a GtgDtlsConnection in
-// the server role; adds `authentication-mode` and our `cookie-exchange`
-// (RFC 6347 §4.2.1 stateless cookies, on by default).
+// the server role; adds `authentication-mode` and ours: `cookie-exchange`
+// (RFC 6347 §4.2.1 stateless cookies, on by default), `cookie-secret` (their
+// secret, shared by several servers behind one address), and the PSK server
+// property and signal (`psk-identity-hint`, `psk-lookup`).
 #include "connection_properties.h"
 #include "connection_types.h"
 #include "dtls_connection.h"
@@ -10,6 +12,7 @@ enum {
   PROP_0,
   PROP_AUTHENTICATION_MODE,
   PROP_COOKIE_EXCHANGE,
+  PROP_COOKIE_SECRET,
   PROP_PSK_IDENTITY_HINT,
   N_PROPS,
 };
@@ -45,6 +48,9 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
   case PROP_COOKIE_EXCHANGE:
     g_value_set_boolean(value, self->cookies);
     break;
+  case PROP_COOKIE_SECRET:
+    g_value_set_boxed(value, self->cookie_secret);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -64,6 +70,12 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     if (self->transport)
       self->transport->set_cookies(self->cookies);
     break;
+  case PROP_COOKIE_SECRET:
+    g_clear_pointer(&self->cookie_secret, g_bytes_unref);
+    self->cookie_secret = static_cast<GBytes *>(g_value_dup_boxed(value));
+    if (self->transport)
+      self->transport->set_cookie_secret(self->cookie_secret);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -80,6 +92,10 @@ static void gtg_dtls_server_connection_class_init(GtgDtlsServerConnectionClass *
       g_param_spec_boolean("cookie-exchange", nullptr, nullptr, TRUE,
                            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   // Ours, documented in docs/user-guide.md ("Beyond GIO's API").
+  props[PROP_COOKIE_SECRET] = g_param_spec_boxed(
+      "cookie-secret", nullptr, nullptr, G_TYPE_BYTES,
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(object_class, PROP_COOKIE_SECRET, props[PROP_COOKIE_SECRET]);
   props[PROP_PSK_IDENTITY_HINT] = gtg::psk_identity_hint_param_spec();
   g_object_class_install_property(object_class, PROP_PSK_IDENTITY_HINT, props[PROP_PSK_IDENTITY_HINT]);
   gtg::define_psk_lookup_signal(G_TYPE_FROM_CLASS(klass));
