@@ -132,13 +132,13 @@ void ConnectionCore::set_transport(std::unique_ptr<Transport> transport)
 
 std::string ConnectionCore::resumption_key() const
 {
-  // A session is only resumed with the same client certificate (or none),
-  // and over the protocol it was made with: a TLS ticket offered in a DTLS
-  // ClientHello is spent without resuming anything.
   // PSK clients neither resume nor leave sessions for others: a session a
   // PSK authenticated carries no certificate to verify.
   if (psk_ || psk_offered())
     return {};
+  // A session is only resumed with the same client certificate (or none),
+  // and over the protocol it was made with: a TLS ticket offered in a DTLS
+  // ClientHello is spent without resuming anything.
   std::string own = datagram_ ? "/dtls" : "";
   if (certificate) {
     GByteArray *der = nullptr;
