@@ -1,5 +1,6 @@
 // Tests of pre-shared keys on TLS connections (docs/user-guide.md, "Beyond
-// GIO's API"): the client's `psk-identity`, `psk-key` and `psk-required`,
+// GIO's API"): the client's `psk-identity`, `psk-key` and `psk-required`
+// (also emitted from a handshake running on a HandshakeFiber),
 // the server's `psk-identity-hint` and `psk-lookup`, through the public GIO
 // API only (g_object_set, g_signal_connect), over loopback TCP. Every test
 // runs under TLS 1.2 and TLS 1.3 (external PSK), chosen per connection with
@@ -227,6 +228,28 @@ void test_required_signal(gconstpointer data)
   assert_psk_established(v, f.client, f.server);
 }
 
+// The same with an interaction on the client: its async handshake then runs
+// on a HandshakeFiber (docs/architecture.md), and psk-required is emitted
+// from there, on the caller's thread all the same.
+void test_required_signal_on_fiber(gconstpointer data)
+{
+  Version v = static_cast<Version>(GPOINTER_TO_INT(data));
+  Fixture f(v, false);
+  Lookup lookup;
+  g_signal_connect(f.server, "psk-lookup", G_CALLBACK(on_psk_lookup), &lookup);
+  auto *interaction = static_cast<GTlsInteraction *>(g_object_new(G_TYPE_TLS_INTERACTION, nullptr));
+  g_tls_connection_set_interaction(f.client, interaction);
+  g_object_unref(interaction);
+  Required required;
+  g_signal_connect(f.client, "psk-required", G_CALLBACK(on_psk_required), &required);
+  AsyncResult c, s;
+  handshake_both(f.client, f.server, c, s);
+  g_assert_no_error(c.error);
+  g_assert_no_error(s.error);
+  g_assert_cmpint(required.calls, ==, 1);
+  assert_psk_established(v, f.client, f.server);
+}
+
 // A handler that sets no key: the client fails, saying so.
 void test_no_key(gconstpointer data)
 {
@@ -333,6 +356,7 @@ int main(int argc, char **argv)
       {"basic", test_basic},
       {"server-with-certificate", test_server_with_certificate},
       {"required-signal", test_required_signal},
+      {"required-signal-on-fiber", test_required_signal_on_fiber},
       {"no-key", test_no_key},
       {"refused", test_refused},
       {"wrong-key", test_wrong_key},
