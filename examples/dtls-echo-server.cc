@@ -17,11 +17,17 @@
 // away when it closes (close_notify), on an error, or after a minute of
 // silence. See docs/dtls.md for the pattern and its trade-offs.
 //
+// With --psk IDENTITY:HEXKEY the server has no certificate and
+// authenticates clients by that pre-shared key instead, as Qt's DTLS server
+// example does. GIO has no API for pre-shared keys: this uses our module's
+// `psk-lookup` signal (docs/user-guide.md, "Beyond GIO's API"), after
+// checking that the backend has it.
+//
 // Uses only the public GIO API; run with GIO_MODULE_DIR pointing at the
 // directory holding our module. Everything runs on the main thread.
 //
 //   gio-tls-gnutls-dtls-echo-server [--port 4433] [--cert FILE] [--key FILE]
-//                                   [--exit-after N]
+//                                   [--psk IDENTITY:HEXKEY] [--exit-after N]
 #include <gio/gio.h>
 
 #include <algorithm>
@@ -294,7 +300,9 @@ struct Peer {
 
 struct Server {
   GSocket *socket = nullptr;             // (owned)
-  GTlsCertificate *certificate = nullptr;  // (owned)
+  GTlsCertificate *certificate = nullptr;  // (owned, nullable: PSK only)
+  std::string psk_identity;              // --psk: the one identity known
+  GBytes *psk_key = nullptr;             // (owned, nullable) --psk: its key
   std::map<std::string, std::unique_ptr<Peer>> peers;
   GMainLoop *loop = nullptr;
   int exit_after = 0;   // quit after this many peers said goodbye (0: never)
@@ -391,6 +399,17 @@ void on_handshake_done(GObject *source, GAsyncResult *result, gpointer data) noe
   g_source_attach(peer->echo_source, nullptr);
 }
 
+// psk-lookup: the key of `identity`, or NULL to refuse it (transfer full).
+GBytes *on_psk_lookup(GObject *, const char *identity, gpointer data) noexcept
+{
+  auto *server = static_cast<Server *>(data);
+  if (server->psk_identity != identity) {
+    std::printf("refused PSK identity \"%s\"\n", identity);
+    return nullptr;
+  }
+  return g_bytes_ref(server->psk_key);
+}
+
 // A new address spoke: give it a channel and a DTLS server connection.
 Peer *add_peer(Server *server, GSocketAddress *from, const std::string &key)
 {
@@ -406,6 +425,14 @@ Peer *add_peer(Server *server, GSocketAddress *from, const std::string &key)
     std::fprintf(stderr, "%s: %s\n", key.c_str(), error->message);
     g_error_free(error);
     return nullptr;
+  }
+  if (server->psk_key) {
+    // Beyond GIO's API: only where the backend has the signal.
+    if (!g_signal_lookup("psk-lookup", G_OBJECT_TYPE(peer->dtls))) {
+      std::fprintf(stderr, "%s: the TLS backend has no pre-shared keys\n", key.c_str());
+      return nullptr;
+    }
+    g_signal_connect(peer->dtls, "psk-lookup", G_CALLBACK(on_psk_lookup), server);
   }
   // The handshake runs on the main context; its retransmission timers too.
   g_dtls_connection_handshake_async(G_DTLS_CONNECTION(peer->dtls), G_PRIORITY_DEFAULT, peer->cancellable,
@@ -457,6 +484,24 @@ gboolean on_sweep(gpointer data) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+// "IDENTITY:HEXKEY" into its parts; false when it is not that.
+bool parse_psk(const char *text, std::string *out_identity, GBytes **out_key)
+{
+  const char *colon = strrchr(text, ':');
+  if (!colon || colon == text || strlen(colon + 1) % 2 != 0 || !colon[1])
+    return false;
+  std::vector<guint8> key;
+  for (const char *p = colon + 1; *p; p += 2) {
+    int hi = g_ascii_xdigit_value(p[0]), lo = g_ascii_xdigit_value(p[1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    key.push_back(static_cast<guint8>(hi * 16 + lo));
+  }
+  out_identity->assign(text, colon);
+  *out_key = g_bytes_new(key.data(), key.size());
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -466,11 +511,14 @@ int main(int argc, char **argv)
   int exit_after = 0;
   g_autofree char *cert_file = g_strdup(DEMO_FILES_DIR "/server-chain.pem");
   g_autofree char *key_file = g_strdup(DEMO_FILES_DIR "/server-key.pem");
+  g_autofree char *psk = nullptr;
   const GOptionEntry entries[] = {
       {"port", 'p', 0, G_OPTION_ARG_INT, &port, "UDP port on 127.0.0.1 (0: any free port)", "PORT"},
       {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file, "Certificate chain (PEM)", "FILE"},
       {"key", 0, 0, G_OPTION_ARG_FILENAME, &key_file, "Private key (PEM)", "FILE"},
       {"exit-after", 0, 0, G_OPTION_ARG_INT, &exit_after, "Exit after N peers have gone (0: never)", "N"},
+      {"psk", 0, 0, G_OPTION_ARG_STRING, &psk, "Authenticate by this pre-shared key, not a certificate",
+       "IDENTITY:HEXKEY"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
   g_autoptr(GOptionContext) options = g_option_context_new("- DTLS echo server for many peers on one socket");
@@ -487,8 +535,13 @@ int main(int argc, char **argv)
 
   Server server;
   server.exit_after = exit_after;
-  server.certificate = g_tls_certificate_new_from_files(cert_file, key_file, &error);
-  if (!server.certificate) {
+  if (psk && !parse_psk(psk, &server.psk_identity, &server.psk_key)) {
+    std::fprintf(stderr, "dtls-echo-server: --psk wants IDENTITY:HEXKEY\n");
+    return 2;
+  }
+  if (!psk)
+    server.certificate = g_tls_certificate_new_from_files(cert_file, key_file, &error);
+  if (!psk && !server.certificate) {
     std::fprintf(stderr, "dtls-echo-server: %s\n", error->message);
     return 1;
   }
@@ -517,6 +570,7 @@ int main(int argc, char **argv)
   server.peers.clear();
   g_main_loop_unref(server.loop);
   g_object_unref(server.socket);
-  g_object_unref(server.certificate);
+  g_clear_object(&server.certificate);
+  g_clear_pointer(&server.psk_key, g_bytes_unref);
   return 0;
 }

@@ -3,6 +3,12 @@
 //
 //   gio-tls-gnutls-tls-client HOST PORT [--ca-file FILE] [--alpn PROTO]...
 //                             [--cert FILE [--key FILE]] [--send TEXT]
+//                             [--min-version 1.2|1.3] [--ciphers SUITE,...]
+//
+// --min-version and --ciphers (IANA suite names, most preferred first) go
+// beyond GIO's API: they set our module's `min-protocol-version` and
+// `ciphersuites` properties (docs/user-guide.md, "Beyond GIO's API") where
+// the backend has them, and are ignored with a note on other backends.
 //
 // It prints the TLS backend GIO loaded, the protocol version, cipher suite,
 // negotiated ALPN protocol, the peer's certificate chain and the result of
@@ -28,6 +34,8 @@ char **alpn = nullptr;
 char *cert_file = nullptr;
 char *key_file = nullptr;
 char *send_text = nullptr;
+char *min_version = nullptr;
+char *ciphers = nullptr;
 
 int exit_status = 0;
 
@@ -130,6 +138,24 @@ void on_client_event(GSocketClient *, GSocketClientEvent event, GSocketConnectab
   if (session->certificate)
     g_tls_connection_set_certificate(tls, session->certificate);
   g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_accept_certificate), session);
+
+  // Beyond GIO's API: only where the backend has the property.
+  GObjectClass *klass = G_OBJECT_GET_CLASS(tls);
+  if (min_version && g_object_class_find_property(klass, "min-protocol-version")) {
+    g_object_set(tls, "min-protocol-version",
+                 std::strcmp(min_version, "1.3") == 0 ? G_TLS_PROTOCOL_VERSION_TLS_1_3
+                                                      : G_TLS_PROTOCOL_VERSION_TLS_1_2,
+                 nullptr);
+  } else if (min_version) {
+    std::fprintf(stderr, "note: this TLS backend cannot limit versions; --min-version ignored\n");
+  }
+  if (ciphers && g_object_class_find_property(klass, "ciphersuites")) {
+    char **suites = g_strsplit(ciphers, ",", -1);
+    g_object_set(tls, "ciphersuites", suites, nullptr);
+    g_strfreev(suites);
+  } else if (ciphers) {
+    std::fprintf(stderr, "note: this TLS backend cannot choose cipher suites; --ciphers ignored\n");
+  }
 }
 
 void on_reply(GObject *source, GAsyncResult *result, gpointer data)
@@ -226,6 +252,12 @@ void on_activate(GApplication *app, gpointer)
     return;
   }
 
+  if (min_version && std::strcmp(min_version, "1.2") != 0 && std::strcmp(min_version, "1.3") != 0) {
+    std::fprintf(stderr, "--min-version: 1.2 or 1.3\n");
+    exit_status = 2;
+    return;
+  }
+
   auto *session = new Session{app};
   GError *error = nullptr;
   if (ca_file && !(session->database = g_tls_file_database_new(ca_file, &error))) {
@@ -271,6 +303,11 @@ int main(int argc, char **argv)
        "Client private key (PEM; default: the --cert file)", "FILE"},
       {"send", 0, 0, G_OPTION_ARG_STRING, &send_text,
        "Send this line and print the line that comes back", "TEXT"},
+      {"min-version", 0, 0, G_OPTION_ARG_STRING, &min_version,
+       "The lowest TLS version to accept (1.2 or 1.3)", "VERSION"},
+      {"ciphers", 0, 0, G_OPTION_ARG_STRING, &ciphers,
+       "Offer only these cipher suites (IANA names, comma-separated, most preferred first)",
+       "SUITE,..."},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &positional, nullptr, "HOST PORT"},
       {},
   };

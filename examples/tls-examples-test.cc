@@ -203,6 +203,31 @@ void test_client_and_echo_server()
   assert_contains(r.out, "received: hello, TLS");
 }
 
+// --min-version and --ciphers reach the connection (our properties).
+void test_client_version_and_ciphers()
+{
+  EchoServer server({});
+  Run tls13 = run({env_path("GTG_EXAMPLE_CLIENT"), "localhost", server.port(), "--ca-file",
+                   pki("ca.pem"), "--min-version", "1.3", "--ciphers", "TLS_AES_128_GCM_SHA256",
+                   "--send", "one"});
+  g_assert_cmpint(tls13.status, ==, 0);
+  assert_contains(tls13.out, "protocol: TLS 1.3");
+  assert_contains(tls13.out, "cipher suite: TLS_AES_128_GCM_SHA256");
+
+  Run tls12 = run({env_path("GTG_EXAMPLE_CLIENT"), "localhost", server.port(), "--ca-file",
+                   pki("ca.pem"), "--min-version", "1.2", "--ciphers",
+                   "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                   "--send", "two"});
+  g_assert_cmpint(tls12.status, ==, 0);
+  assert_contains(tls12.out, "protocol: TLS 1.2");
+  assert_contains(tls12.out, "cipher suite: TLS_ECDHE_RSA_WITH_");
+
+  Run unknown = run({env_path("GTG_EXAMPLE_CLIENT"), "localhost", server.port(), "--ca-file",
+                     pki("ca.pem"), "--ciphers", "TLS_NO_SUCH_SUITE"});
+  g_assert_cmpint(unknown.status, ==, 1);
+  assert_contains(unknown.out, "TLS_NO_SUCH_SUITE");
+}
+
 // Without the test CA the chain is not trusted: the client says why and fails.
 void test_client_untrusted()
 {
@@ -260,6 +285,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/examples/tls-client/echo-server", test_client_and_echo_server);
   g_test_add_func("/examples/tls-client/untrusted", test_client_untrusted);
+  g_test_add_func("/examples/tls-client/version-and-ciphers", test_client_version_and_ciphers);
   g_test_add_func("/examples/tls-echo-server/client-certificate", test_client_certificate);
   g_test_add_func("/examples/tls-client-py", test_python_client);
   return g_test_run();

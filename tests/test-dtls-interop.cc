@@ -2,12 +2,17 @@
 // `gnutls-serv --udp` and `openssl s_server -dtls1_2 -listen` (cookies), our
 // server (cookie exchange on, unconnected socket) against `gnutls-cli --udp`
 // and `openssl s_client -dtls1_2`, all with ALPN. A missing program skips
-// its test. Programs run under GSubprocess, die with us, and are killed at
-// the end of each test; every wait is bounded and our client retries its
+// its test. The same with pre-shared keys (our psk-identity, psk-key and
+// psk-lookup; no certificates) against gnutls-serv --pskpasswd, openssl
+// s_server -psk, gnutls-cli --pskusername and openssl s_client -psk.
+// Programs run under GSubprocess, die with us, and are killed at the end of
+// each test; every wait is bounded and our client retries its
 // handshake (3 times) while a server program starts.
 #include "dtls-harness.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include <sys/prctl.h>
 
@@ -106,8 +111,21 @@ guint16 free_udp_port()
 // Our client against a DTLS server program on `port`, up to 3 attempts (the
 // program may still be starting): handshake offering ALPN "coap", check the
 // session, then `exchange` with the connection.
+const char kPskIdentity[] = "alice";
+const char kPskHex[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+GBytes *psk_bytes()
+{
+  std::vector<guint8> key;
+  for (const char *p = kPskHex; *p; p += 2)
+    key.push_back(static_cast<guint8>(g_ascii_xdigit_value(p[0]) * 16 + g_ascii_xdigit_value(p[1])));
+  return g_bytes_new(key.data(), key.size());
+}
+
+// With `psk`: our client offers the pre-shared key, no ALPN, and the
+// server must send no certificate.
 template <typename Exchange>
-void client_against_peer(guint16 port, PeerProcess &peer, Exchange exchange)
+void client_against_peer(guint16 port, PeerProcess &peer, Exchange exchange, bool psk = false)
 {
   GTlsDatabase *db = ca_database();
   Watchdog watchdog(40000);
@@ -118,14 +136,28 @@ void client_against_peer(guint16 port, PeerProcess &peer, Exchange exchange)
     GSocket *udp = udp_socket();
     connect_to_port(udp, port);
     GDatagramBased *client = new_client(G_DATAGRAM_BASED(udp), db);
-    set_protocols(client, {"coap"});
+    if (psk) {
+      GBytes *key = psk_bytes();
+      g_object_set(client, "psk-identity", kPskIdentity, "psk-key", key, nullptr);
+      g_bytes_unref(key);
+    } else {
+      set_protocols(client, {"coap"});
+    }
     g_object_set(client, "handshake-timeout", 10000u, nullptr);
     if (g_dtls_connection_handshake(G_DTLS_CONNECTION(client), watchdog.cancellable(), &error)) {
       done = true;
       GDtlsConnection *conn = G_DTLS_CONNECTION(client);
       g_assert_cmpint(g_dtls_connection_get_protocol_version(conn), ==, G_TLS_PROTOCOL_VERSION_DTLS_1_2);
       g_assert_cmpuint(g_dtls_connection_get_peer_certificate_errors(conn), ==, 0);
-      g_assert_cmpstr(g_dtls_connection_get_negotiated_protocol(conn), ==, "coap");
+      if (psk) {
+        g_assert_null(g_dtls_connection_get_peer_certificate(conn));
+        char *suite = g_dtls_connection_get_ciphersuite_name(conn);
+        g_test_message("suite: %s", suite);
+        g_assert_nonnull(strstr(suite, "PSK"));
+        g_free(suite);
+      } else {
+        g_assert_cmpstr(g_dtls_connection_get_negotiated_protocol(conn), ==, "coap");
+      }
       exchange(client, watchdog.cancellable());
       g_dtls_connection_close(conn, nullptr, nullptr);
     }
@@ -177,13 +209,27 @@ void test_interop_openssl_server()
   });
 }
 
-// Our server on an unconnected UDP socket (cookie exchange on) for a client
-// program: handshake offering "coap", send "pong\n"; the program must print it.
-void serve_peer(GSocket *udp, PeerProcess &peer, const char *expected_output)
+GBytes *on_psk_lookup(GObject *, const char *identity, gpointer)
 {
-  GTlsCertificate *cert = server_certificate();
-  GDatagramBased *server = new_server(G_DATAGRAM_BASED(udp), cert);
-  set_protocols(server, {"coap"});
+  return strcmp(identity, kPskIdentity) == 0 ? psk_bytes() : nullptr;
+}
+
+// Our server on an unconnected UDP socket (cookie exchange on) for a client
+// program: handshake offering "coap" (with `psk`: no certificate, the
+// pre-shared key, no ALPN), send "pong\n"; the program must print it.
+void serve_peer(GSocket *udp, PeerProcess &peer, const char *expected_output, bool psk = false)
+{
+  GTlsCertificate *cert = psk ? nullptr : server_certificate();
+  GDatagramBased *server = nullptr;
+  if (psk) {
+    GError *new_error = nullptr;
+    server = G_DATAGRAM_BASED(g_dtls_server_connection_new(G_DATAGRAM_BASED(udp), nullptr, &new_error));
+    g_assert_no_error(new_error);
+    g_signal_connect(server, "psk-lookup", G_CALLBACK(on_psk_lookup), nullptr);
+  } else {
+    server = new_server(G_DATAGRAM_BASED(udp), cert);
+    set_protocols(server, {"coap"});
+  }
   Watchdog watchdog(30000);
   GError *error = nullptr;
   bool ok = g_dtls_connection_handshake(G_DTLS_CONNECTION(server), watchdog.cancellable(), &error);
@@ -192,14 +238,15 @@ void serve_peer(GSocket *udp, PeerProcess &peer, const char *expected_output)
   g_assert_no_error(error);
   GDtlsConnection *conn = G_DTLS_CONNECTION(server);
   g_assert_cmpint(g_dtls_connection_get_protocol_version(conn), ==, G_TLS_PROTOCOL_VERSION_DTLS_1_2);
-  g_assert_cmpstr(g_dtls_connection_get_negotiated_protocol(conn), ==, "coap");
+  if (!psk)
+    g_assert_cmpstr(g_dtls_connection_get_negotiated_protocol(conn), ==, "coap");
   send_ok(server, "pong\n", watchdog.cancellable());
   bool seen = peer.read_until(expected_output, watchdog.cancellable());
   g_test_message("peer said:\n%s", peer.output().c_str());
   g_assert_true(seen);
   g_dtls_connection_close(conn, nullptr, nullptr);
   g_object_unref(server);
-  g_object_unref(cert);
+  g_clear_object(&cert);
 }
 
 void test_interop_gnutls_cli()
@@ -238,7 +285,85 @@ void test_interop_openssl_client()
   g_object_unref(udp);
 }
 
-// ---------------------------------------------------------------------------
+// ----- Pre-shared keys -----
+
+void test_psk_gnutls_serv()
+{
+  std::string program;
+  if (!find_program("gnutls-serv", &program)) {
+    g_test_skip("gnutls-serv not installed");
+    return;
+  }
+  char *passwd = nullptr;
+  GError *error = nullptr;
+  int fd = g_file_open_tmp("gtg-pskpasswd-XXXXXX", &passwd, &error);
+  g_assert_no_error(error);
+  close(fd);
+  std::string line = std::string(kPskIdentity) + ":" + kPskHex + "\n";
+  g_assert_true(g_file_set_contents(passwd, line.c_str(), -1, nullptr));
+  guint16 port = free_udp_port();
+  {
+    PeerProcess peer({program, "--udp", "--port", std::to_string(port), "--echo", "--pskpasswd", passwd,
+                      "--priority", "NORMAL:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK"});
+    client_against_peer(port, peer, [](GDatagramBased *client, GCancellable *c) {
+      send_ok(client, "psk ping\n", c);
+      expect_datagram(client, "psk ping\n", c);
+    }, true);
+  }
+  g_unlink(passwd);
+  g_free(passwd);
+}
+
+void test_psk_openssl_server()
+{
+  std::string program;
+  if (!find_program("openssl", &program)) {
+    g_test_skip("openssl not installed");
+    return;
+  }
+  guint16 port = free_udp_port();
+  PeerProcess peer({program, "s_server", "-dtls1_2", "-listen", "-accept", std::to_string(port), "-nocert",
+                    "-psk", kPskHex, "-psk_identity", kPskIdentity});
+  client_against_peer(port, peer, [&peer](GDatagramBased *client, GCancellable *c) {
+    send_ok(client, "psk ping\n", c);
+    g_assert_true(peer.read_until("psk ping", c));
+    peer.write("pong\n");
+    expect_datagram(client, "pong\n", c);
+  }, true);
+}
+
+void test_psk_gnutls_cli()
+{
+  std::string program;
+  if (!find_program("gnutls-cli", &program)) {
+    g_test_skip("gnutls-cli not installed");
+    return;
+  }
+  GSocket *udp = udp_socket();
+  // gnutls-cli 3.7.9 (Debian 12) crashes after a (D)TLS 1.2 handshake with
+  // ECDHE-PSK or DHE-PSK: it is offered plain PSK.
+  PeerProcess peer({program, "--udp", "--port", std::to_string(local_port(udp)), "--pskusername",
+                    kPskIdentity, "--pskkey", kPskHex, "--priority", "NORMAL:-KX-ALL:+PSK", "127.0.0.1"});
+  serve_peer(udp, peer, "pong", true);
+  g_assert_nonnull(strstr(peer.output().c_str(), "DTLS1.2"));
+  g_object_unref(udp);
+}
+
+void test_psk_openssl_client()
+{
+  std::string program;
+  if (!find_program("openssl", &program)) {
+    g_test_skip("openssl not installed");
+    return;
+  }
+  GSocket *udp = udp_socket();
+  // s_client offers PSK suites in (D)TLS 1.2 only when asked to.
+  PeerProcess peer({program, "s_client", "-dtls1_2", "-connect",
+                    "127.0.0.1:" + std::to_string(local_port(udp)), "-psk", kPskHex, "-psk_identity",
+                    kPskIdentity, "-cipher", "PSK"});
+  serve_peer(udp, peer, "pong", true);
+  g_object_unref(udp);
+}
 
 // ---------------------------------------------------------------------------
 
@@ -252,6 +377,10 @@ const TestDef kTests[] = {
     {"interop/openssl-s-server", test_interop_openssl_server},
     {"interop/gnutls-cli", test_interop_gnutls_cli},
     {"interop/openssl-s-client", test_interop_openssl_client},
+    {"interop/psk/gnutls-serv", test_psk_gnutls_serv},
+    {"interop/psk/openssl-s-server", test_psk_openssl_server},
+    {"interop/psk/gnutls-cli", test_psk_gnutls_cli},
+    {"interop/psk/openssl-s-client", test_psk_openssl_client},
 };
 
 }  // namespace

@@ -182,6 +182,10 @@ void ConnectionCore::set_transport(std::unique_ptr<Transport> transport)
 
 std::string ConnectionCore::resumption_key() const
 {
+  // PSK clients neither resume nor leave sessions for others: a session a
+  // PSK authenticated carries no certificate to verify.
+  if (psk_ || psk_offered())
+    return {};
   // A session is only resumed with the same client certificate (or none),
   // and over the protocol it was made with: a TLS ticket offered in a DTLS
   // ClientHello is spent without resuming anything.
@@ -194,6 +198,15 @@ std::string ConnectionCore::resumption_key() const
       own += std::string("#") + sum.get();
       g_byte_array_unref(der);
     }
+  }
+  // Nor with other protocol versions or cipher suites than it was made with.
+  const PriorityOptions &o = priority_options;
+  if (!o.is_default()) {
+    std::string choice = std::to_string(o.min_version) + "-" + std::to_string(o.max_version) + "/" + o.priority;
+    for (const std::string &suite : o.ciphersuites)
+      choice += "/" + suite;
+    CharPtr sum(g_compute_checksum_for_string(G_CHECKSUM_SHA256, choice.c_str(), -1));
+    own += std::string("%") + sum.get();
   }
   return server_key() + own;
 }
@@ -224,6 +237,16 @@ bool ConnectionCore::prepare_session(GError **error)
     g_set_error_literal(error, G_TLS_ERROR, G_TLS_ERROR_MISC, _("The connection has no base stream"));
     return false;
   }
+  // A connection that chose its own versions, suites or priority string
+  // gets a priority of its own; every other one shares the process's.
+  // So does one that offers pre-shared keys (the PSK key exchanges first).
+  bool psk = psk_offered();
+  Owned<gnutls_priority_t> own_priority;
+  if ((!priority_options.is_default() || psk) &&
+      !priority_options.build(datagram_, psk, &own_priority, error)) {
+    g_debug("Connection %u: %s", id_, error && *error ? (*error)->message : "bad priority");
+    return false;
+  }
   unsigned flags = GNUTLS_NONBLOCK | (role_ == Role::Client ? GNUTLS_CLIENT : GNUTLS_SERVER);
   if (datagram_)
     flags |= GNUTLS_DATAGRAM;
@@ -238,7 +261,9 @@ bool ConnectionCore::prepare_session(GError **error)
   }
   session_.reset(session);
   gnutls_session_set_ptr(session, this);
-  gnutls_priority_set(session, session_priority());
+  own_priority_ = std::move(own_priority);
+  psk_ = psk;
+  gnutls_priority_set(session, own_priority_ ? own_priority_.get() : session_priority());
   transport_->attach(session);
   gnutls_session_set_verify_function(session, verify_cb);
 
@@ -274,18 +299,25 @@ bool ConnectionCore::prepare_session(GError **error)
                                          GNUTLS_HOOK_POST, handshake_hook_cb);
   } else {
     session_database_ = database.copy();
-    gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE,
-                           server_credentials(database.get(), retrieve_cb));
+    // A PSK server without a certificate offers no certificate suites.
+    if (certificate || !psk_)
+      gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE,
+                             server_credentials(database.get(), retrieve_cb));
     // Tickets only where no client certificate is asked for: a resumed
     // session would carry no client certificate to verify.
     if (authentication_mode == G_TLS_AUTHENTICATION_NONE)
       gnutls_session_ticket_enable_server(session, session_ticket_key());
   }
   // DTLS: every message we queue tells the transport that a new flight
-  // follows (retransmission counting); the client also stores tickets.
-  if (datagram_)
+  // follows (retransmission counting); the client also stores tickets. A
+  // PSK server stops at its first message after refusing an identity.
+  if (datagram_ || (psk_ && role_ == Role::Server))
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
                                        handshake_hook_cb);
+  if (psk_ && !prepare_psk(error)) {
+    session_.reset();
+    return false;
+  }
   apply_authentication_mode();
   return true;
 }
@@ -322,6 +354,8 @@ int ConnectionCore::handshake_hook_cb(gnutls_session_t session, unsigned htype, 
                                       unsigned incoming, const gnutls_datum_t *) noexcept
 {
   auto *self = static_cast<ConnectionCore *>(gnutls_session_get_ptr(session));
+  if (!incoming && self->psk_refused_)
+    return GNUTLS_E_INSUFFICIENT_CREDENTIALS;  // psk-lookup refused: no fallback
   if (!incoming && self->transport_)
     self->transport_->handshake_message_queued();
   if (self->role_ == Role::Client && htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
@@ -369,7 +403,10 @@ StepResult ConnectionCore::handshake_step(GError **error)
     if (ret == GNUTLS_E_SUCCESS) {
       // A resumed session skips certificate verification in GnuTLS; this
       // connection's database, identity and flags still apply.
-      if (role_ == Role::Client && gnutls_session_is_resumed(session_.get()) && verify_peer() != 0) {
+      // A session authenticated by this connection's PSK has no certificate.
+      bool by_psk = psk_ && gnutls_auth_get_type(session_.get()) == GNUTLS_CRD_PSK;
+      if (role_ == Role::Client && gnutls_session_is_resumed(session_.get()) && !by_psk &&
+          verify_peer() != 0) {
         set_gnutls_error(GNUTLS_E_CERTIFICATE_ERROR, true, error);
         return StepResult::Failed;
       }

@@ -14,6 +14,7 @@
 
 #include "driver.h"
 #include "owners.h"
+#include "priority_options.h"
 #include "transport.h"
 
 #include <atomic>
@@ -73,10 +74,20 @@ public:
   GTlsRehandshakeMode rehandshake_mode = G_TLS_REHANDSHAKE_SAFELY;  // deprecated, honoured
   G_GNUC_END_IGNORE_DEPRECATIONS
   std::vector<std::string> advertised_protocols;
+  // Ours: protocol versions, cipher suites and priority string (see
+  // priority_options.h); read when the session is made.
+  PriorityOptions priority_options;
   // DTLS only: the path MTU the handshake fragments to, and how long a
   // handshake may take in all before it fails with G_IO_ERROR_TIMED_OUT.
   static constexpr unsigned kDtlsRetransmitMs = 1000;  // RFC 6347 §4.2.4.1 initial timer
   unsigned dtls_handshake_timeout_ms = 60000;
+
+  // Pre-shared keys (ours; connection_psk.cc). Client: the identity and
+  // key offered (psk-required asks for them when the key is unset); server:
+  // the identity hint sent in TLS 1.2 (psk-lookup finds keys).
+  std::string psk_identity;
+  Owned<GBytes *> psk_key;
+  std::string psk_identity_hint;
 
   // The session (nullptr before the first handshake starts).
   gnutls_session_t session() const { return session_.get(); }
@@ -157,6 +168,20 @@ private:
 
   // Creates and configures the session before the first handshake.
   bool prepare_session(GError **error);
+  // Whether this connection offers pre-shared keys (a PSK property is set,
+  // or a handler of psk-required / psk-lookup is connected).
+  bool psk_offered() const;
+  // Gives the session PSK credentials of this connection's own.
+  bool prepare_psk(GError **error);
+  static int psk_client_cb(gnutls_session_t session, gnutls_datum_t *username,
+                           gnutls_datum_t *key) noexcept;
+  static int psk_server_cb(gnutls_session_t session, const gnutls_datum_t *username,
+                           gnutls_datum_t *key) noexcept;
+  // Client: the identity and key to offer (emitting psk-required when no key
+  // is set); -1 (psk_error_ set) without a key.
+  int supply_psk(gnutls_datum_t *out_username, gnutls_datum_t *out_key);
+  // Server: the key of `username` from psk-lookup; -1 when refused.
+  int look_up_psk(const gnutls_datum_t *username, gnutls_datum_t *out_key);
   void apply_authentication_mode();
   // Verifies the peer's chain from inside the handshake; 0 accepts.
   int verify_peer();
@@ -310,6 +335,12 @@ private:
   bool datagram_;
   std::unique_ptr<Transport> transport_;
   Owned<gnutls_session_t> session_;
+  Owned<gnutls_priority_t> own_priority_;  // the session's, when priority_options chose one
+  Owned<gnutls_psk_client_credentials_t> psk_client_credentials_;  // when psk_
+  Owned<gnutls_psk_server_credentials_t> psk_server_credentials_;  // when psk_
+  bool psk_ = false;           // this session offers pre-shared keys
+  bool psk_refused_ = false;   // psk-lookup refused the client's identity
+  ErrorPtr psk_error_;         // why a PSK callback failed
   Ref<GTlsDatabase> session_database_;  // keeps the server credentials alive
   GCancellable *op_cancellable_ = nullptr;  // (unowned) of the running handshake
   bool rehandshaking_ = false;

@@ -212,6 +212,17 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     return;
   }
 
+  if (psk_error_) {
+    // A PSK callback failed: say why, and tell the peer (an identity
+    // psk-lookup refused: unknown_psk_identity, RFC 4279 §2).
+    g_propagate_error(error, psk_error_.release());
+    if (session_ && psk_refused_)
+      gnutls_alert_send(session_.get(), GNUTLS_AL_FATAL, GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+    else if (session_)
+      gnutls_alert_send_appropriate(session_.get(), ret);
+    return;
+  }
+
   bool peer_gone = false;
   switch (ret) {
   case GNUTLS_E_CERTIFICATE_ERROR:
@@ -270,6 +281,15 @@ void ConnectionCore::set_gnutls_error(int ret, bool during_handshake, GError **e
     if (alert == GNUTLS_A_CERTIFICATE_REQUIRED)
       g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED,
                   _("The peer requires a certificate (alert: %s)"), name.c_str());
+    else if (alert == GNUTLS_A_UNKNOWN_PSK_IDENTITY)
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE,
+                  _("The server refused the pre-shared key identity (alert: %s)"), name.c_str());
+    else if (psk_ && during_handshake && !rehandshaking_ &&
+             (alert == GNUTLS_A_BAD_RECORD_MAC || alert == GNUTLS_A_DECRYPT_ERROR ||
+              alert == GNUTLS_A_ILLEGAL_PARAMETER))  // TLS 1.3: a binder that does not verify
+      g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE,
+                  _("The peer aborted the TLS handshake; the pre-shared keys may differ (alert: %s)"),
+                  name.c_str());
     else if (during_handshake && !rehandshaking_)
       // As glib-networking reports it (its tests check it): a peer that
       // aborts the first handshake with an alert did not complete TLS with us.

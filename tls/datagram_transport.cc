@@ -565,10 +565,29 @@ GSource *DatagramTransport::create_source(Wait what, GCancellable *cancellable)
   return source;
 }
 
-StepResult DatagramTransport::before_server_handshake(GError **)
+void DatagramTransport::set_cookie_secret(GBytes *secret)
+{
+  own_cookie_secret_ = secret != nullptr;
+  cookie_secret_.clear();
+  if (secret) {
+    gsize size = 0;
+    auto *data = static_cast<const guint8 *>(g_bytes_get_data(secret, &size));
+    cookie_secret_.assign(data, data + size);
+  }
+}
+
+StepResult DatagramTransport::before_server_handshake(GError **error)
 {
   if (!cookies_)
     return StepResult::Done;
+  if (own_cookie_secret_ && cookie_secret_.size() < kMinCookieSecret) {
+    g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_MISC,
+                _("cookie-secret has %u bytes; it must have at least %u"),
+                static_cast<unsigned>(cookie_secret_.size()), static_cast<unsigned>(kMinCookieSecret));
+    return StepResult::Failed;
+  }
+  gnutls_datum_t own_key{cookie_secret_.data(), static_cast<unsigned>(cookie_secret_.size())};
+  gnutls_datum_t *key = own_cookie_secret_ ? &own_key : cookie_key();
   bool connected = socket_ && g_socket_is_connected(socket_);
   for (int i = 0; i < kMaxDroppedPerCall; i++) {
     GSocketAddress *from = nullptr;
@@ -586,14 +605,14 @@ StepResult DatagramTransport::before_server_handshake(GError **)
     std::vector<guint8> client_id = native_address(client);
     gnutls_dtls_prestate_st prestate;
     memset(&prestate, 0, sizeof prestate);
-    int ret = gnutls_dtls_cookie_verify(cookie_key(), client_id.data(), client_id.size(),
+    int ret = gnutls_dtls_cookie_verify(key, client_id.data(), client_id.size(),
                                         recv_buf_.data(), static_cast<size_t>(n), &prestate);
     if (ret < 0) {
       // No valid cookie: answer with a HelloVerifyRequest and keep no state.
       // Only an unconnected socket needs the address; any other base knows
       // where its datagrams go.
       CookieReply reply{base_, socket_ && !connected ? client : nullptr};
-      gnutls_dtls_cookie_send(cookie_key(), client_id.data(), client_id.size(), &prestate,
+      gnutls_dtls_cookie_send(key, client_id.data(), client_id.size(), &prestate,
                               &reply, push_cookie_reply);
       g_debug("Connection %u: sent a HelloVerifyRequest%s (a ClientHello without a valid cookie)",
               connection_id_, address_clause("to", client).c_str());

@@ -76,6 +76,11 @@ public:
   void set_handshake_deadline(gint64 deadline_us) override { deadline_us_ = deadline_us; }
   // Turns the server cookie exchange on or off (on by default).
   void set_cookies(bool enabled) { cookies_ = enabled; }
+  // The secret the server's cookies are made with (`cookie-secret`):
+  // nullptr, the per-process random one. One shorter than
+  // kMinCookieSecret bytes fails the server's handshake.
+  void set_cookie_secret(GBytes *secret);
+  static constexpr size_t kMinCookieSecret = 32;
   // The MTU the next session gets; 0: path_mtu().
   void set_mtu(unsigned mtu) { mtu_ = mtu; }
   // The MTU for the session: the socket's path MTU minus IP and UDP headers
@@ -140,6 +145,8 @@ private:
   int socket_fd_ = -1;          // socket_'s descriptor, fixed for its life
   bool server_;
   bool cookies_ = true;
+  bool own_cookie_secret_ = false;
+  std::vector<guint8> cookie_secret_;  // when own_cookie_secret_
   bool handshaking_ = false;
   gint64 deadline_us_ = -1;  // of the running handshake, monotonic
   unsigned mtu_ = 0;

@@ -1,5 +1,6 @@
 // GtgDtlsClientConnection: GDtlsClientConnection on a GtgDtlsConnection in
 // the client role; adds the client properties.
+#include "connection_properties.h"
 #include "connection_types.h"
 #include "dtls_connection.h"
 #include "gtype_macros.h"
@@ -9,7 +10,12 @@ enum {
   PROP_SERVER_IDENTITY,
   PROP_VALIDATION_FLAGS,
   PROP_ACCEPTED_CAS,
+  PROP_PSK_IDENTITY,
+  PROP_PSK_KEY,
+  N_PROPS,
 };
+
+static GParamSpec *props[N_PROPS];
 
 struct GtgDtlsClientConnection {
   GtgDtlsConnection parent_instance;
@@ -27,6 +33,8 @@ static void gtg_dtls_client_connection_init(GtgDtlsClientConnection *) {}
 
 static void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::get_shared_property(*gtg::dtls_connection_core(object), pspec, value))
+    return;
   gtg::ConnectionCore &core = *gtg::dtls_connection_core(object);
   switch (prop_id) {
   case PROP_SERVER_IDENTITY:
@@ -45,6 +53,8 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 
 static void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::set_shared_property(*gtg::dtls_connection_core(object), pspec, value))
+    return;
   gtg::ConnectionCore &core = *gtg::dtls_connection_core(object);
   switch (prop_id) {
   case PROP_SERVER_IDENTITY:
@@ -67,4 +77,10 @@ static void gtg_dtls_client_connection_class_init(GtgDtlsClientConnectionClass *
   g_object_class_override_property(object_class, PROP_SERVER_IDENTITY, "server-identity");
   g_object_class_override_property(object_class, PROP_VALIDATION_FLAGS, "validation-flags");
   g_object_class_override_property(object_class, PROP_ACCEPTED_CAS, "accepted-cas");
+  // Ours, documented in docs/user-guide.md ("Beyond GIO's API").
+  props[PROP_PSK_IDENTITY] = gtg::psk_identity_param_spec();
+  props[PROP_PSK_KEY] = gtg::psk_key_param_spec();
+  g_object_class_install_property(object_class, PROP_PSK_IDENTITY, props[PROP_PSK_IDENTITY]);
+  g_object_class_install_property(object_class, PROP_PSK_KEY, props[PROP_PSK_KEY]);
+  gtg::define_psk_required_signal(G_TYPE_FROM_CLASS(klass));
 }

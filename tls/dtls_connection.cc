@@ -28,6 +28,10 @@ enum {
   PROP_HANDSHAKE_TIMEOUT,
   PROP_SESSION_RESUMED,
   PROP_RETRANSMISSIONS,
+  PROP_MIN_PROTOCOL_VERSION,
+  PROP_MAX_PROTOCOL_VERSION,
+  PROP_CIPHERSUITES,
+  PROP_PRIORITY,
   N_PROPS,
 };
 
@@ -109,6 +113,7 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     // them too.
     transport->set_mtu(self->mtu);
     transport->set_cookies(self->cookies);
+    transport->set_cookie_secret(self->cookie_secret);
     self->transport = transport.get();
     core.set_transport(std::move(transport));
     break;
@@ -147,6 +152,7 @@ static void finalize(GObject *object) noexcept
   GtgDtlsConnection *self = self_of(object);
   delete self->core;
   g_clear_object(&self->base_socket);
+  g_clear_pointer(&self->cookie_secret, g_bytes_unref);
   G_OBJECT_CLASS(gtg_dtls_connection_parent_class)->finalize(object);
 }
 
@@ -634,4 +640,10 @@ static void gtg_dtls_connection_class_init(GtgDtlsConnectionClass *klass)
   g_object_class_install_property(object_class, PROP_HANDSHAKE_TIMEOUT, props[PROP_HANDSHAKE_TIMEOUT]);
   g_object_class_install_property(object_class, PROP_SESSION_RESUMED, props[PROP_SESSION_RESUMED]);
   g_object_class_install_property(object_class, PROP_RETRANSMISSIONS, props[PROP_RETRANSMISSIONS]);
+  props[PROP_MIN_PROTOCOL_VERSION] = gtg::min_protocol_version_param_spec();
+  props[PROP_MAX_PROTOCOL_VERSION] = gtg::max_protocol_version_param_spec();
+  props[PROP_CIPHERSUITES] = gtg::ciphersuites_param_spec();
+  props[PROP_PRIORITY] = gtg::priority_param_spec();
+  for (guint id = PROP_MIN_PROTOCOL_VERSION; id <= PROP_PRIORITY; id++)
+    g_object_class_install_property(object_class, id, props[id]);
 }

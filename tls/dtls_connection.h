@@ -25,6 +25,7 @@ struct GtgDtlsConnection {
   GDatagramBased *base_socket;       // (owned)
   guint mtu;                         // 0: from the socket (path MTU or 1400)
   gboolean cookies;                  // server: stateless cookie exchange
+  GBytes *cookie_secret;             // (owned, nullable) server: the cookies' secret
 };
 
 struct GtgDtlsConnectionClass {

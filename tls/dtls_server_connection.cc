@@ -1,6 +1,9 @@
 // GtgDtlsServerConnection: GDtlsServerConnection on a GtgDtlsConnection in
-// the server role; adds `authentication-mode` and our `cookie-exchange`
-// (RFC 6347 §4.2.1 stateless cookies, on by default).
+// the server role; adds `authentication-mode` and ours: `cookie-exchange`
+// (RFC 6347 §4.2.1 stateless cookies, on by default), `cookie-secret` (their
+// secret, shared by several servers behind one address), and the PSK server
+// property and signal (`psk-identity-hint`, `psk-lookup`).
+#include "connection_properties.h"
 #include "connection_types.h"
 #include "dtls_connection.h"
 #include "gtype_macros.h"
@@ -9,7 +12,12 @@ enum {
   PROP_0,
   PROP_AUTHENTICATION_MODE,
   PROP_COOKIE_EXCHANGE,
+  PROP_COOKIE_SECRET,
+  PROP_PSK_IDENTITY_HINT,
+  N_PROPS,
 };
+
+static GParamSpec *props[N_PROPS];
 
 struct GtgDtlsServerConnection {
   GtgDtlsConnection parent_instance;
@@ -30,6 +38,8 @@ static void gtg_dtls_server_connection_init(GtgDtlsServerConnection *self)
 
 static void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::get_shared_property(*gtg::dtls_connection_core(object), pspec, value))
+    return;
   auto *self = reinterpret_cast<GtgDtlsConnection *>(object);
   switch (prop_id) {
   case PROP_AUTHENTICATION_MODE:
@@ -38,6 +48,9 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
   case PROP_COOKIE_EXCHANGE:
     g_value_set_boolean(value, self->cookies);
     break;
+  case PROP_COOKIE_SECRET:
+    g_value_set_boxed(value, self->cookie_secret);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -45,6 +58,8 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 
 static void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::set_shared_property(*gtg::dtls_connection_core(object), pspec, value))
+    return;
   auto *self = reinterpret_cast<GtgDtlsConnection *>(object);
   switch (prop_id) {
   case PROP_AUTHENTICATION_MODE:
@@ -54,6 +69,12 @@ static void set_property(GObject *object, guint prop_id, const GValue *value, GP
     self->cookies = g_value_get_boolean(value);
     if (self->transport)
       self->transport->set_cookies(self->cookies);
+    break;
+  case PROP_COOKIE_SECRET:
+    g_clear_pointer(&self->cookie_secret, g_bytes_unref);
+    self->cookie_secret = static_cast<GBytes *>(g_value_dup_boxed(value));
+    if (self->transport)
+      self->transport->set_cookie_secret(self->cookie_secret);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -70,4 +91,12 @@ static void gtg_dtls_server_connection_class_init(GtgDtlsServerConnectionClass *
       object_class, PROP_COOKIE_EXCHANGE,
       g_param_spec_boolean("cookie-exchange", nullptr, nullptr, TRUE,
                            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  // Ours, documented in docs/user-guide.md ("Beyond GIO's API").
+  props[PROP_COOKIE_SECRET] = g_param_spec_boxed(
+      "cookie-secret", nullptr, nullptr, G_TYPE_BYTES,
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(object_class, PROP_COOKIE_SECRET, props[PROP_COOKIE_SECRET]);
+  props[PROP_PSK_IDENTITY_HINT] = gtg::psk_identity_hint_param_spec();
+  g_object_class_install_property(object_class, PROP_PSK_IDENTITY_HINT, props[PROP_PSK_IDENTITY_HINT]);
+  gtg::define_psk_lookup_signal(G_TYPE_FROM_CLASS(klass));
 }

@@ -1,6 +1,7 @@
 // GtgTlsClientConnection: GTlsClientConnection on a ConnectionCore in the
 // client role. Adds the client properties; everything else is the shared
 // GtgTlsConnection.
+#include "connection_properties.h"
 #include "connection_types.h"
 #include "gtype_macros.h"
 #include "tls_connection.h"
@@ -11,7 +12,12 @@ enum {
   PROP_VALIDATION_FLAGS,
   PROP_USE_SSL3,
   PROP_ACCEPTED_CAS,
+  PROP_PSK_IDENTITY,
+  PROP_PSK_KEY,
+  N_PROPS,
 };
+
+static GParamSpec *props[N_PROPS];
 
 struct GtgTlsClientConnection {
   GtgTlsConnection parent_instance;
@@ -37,6 +43,8 @@ static void gtg_tls_client_connection_init(GtgTlsClientConnection *) {}
 
 static void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::get_shared_property(*gtg::tls_connection_core(object), pspec, value))
+    return;
   gtg::ConnectionCore &core = core_of(object);
   switch (prop_id) {
   case PROP_SERVER_IDENTITY:
@@ -58,6 +66,8 @@ static void get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 
 static void set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec) noexcept
 {
+  if (gtg::set_shared_property(*gtg::tls_connection_core(object), pspec, value))
+    return;
   gtg::ConnectionCore &core = core_of(object);
   switch (prop_id) {
   case PROP_SERVER_IDENTITY:
@@ -95,4 +105,10 @@ static void gtg_tls_client_connection_class_init(GtgTlsClientConnectionClass *kl
   g_object_class_override_property(object_class, PROP_VALIDATION_FLAGS, "validation-flags");
   g_object_class_override_property(object_class, PROP_USE_SSL3, "use-ssl3");
   g_object_class_override_property(object_class, PROP_ACCEPTED_CAS, "accepted-cas");
+  // Ours, documented in docs/user-guide.md ("Beyond GIO's API").
+  props[PROP_PSK_IDENTITY] = gtg::psk_identity_param_spec();
+  props[PROP_PSK_KEY] = gtg::psk_key_param_spec();
+  g_object_class_install_property(object_class, PROP_PSK_IDENTITY, props[PROP_PSK_IDENTITY]);
+  g_object_class_install_property(object_class, PROP_PSK_KEY, props[PROP_PSK_KEY]);
+  gtg::define_psk_required_signal(G_TYPE_FROM_CLASS(klass));
 }

@@ -23,7 +23,15 @@ enum {
   PROP_PROTOCOL_VERSION,
   PROP_CIPHERSUITE_NAME,
   PROP_SESSION_RESUMED,
+  PROP_MIN_PROTOCOL_VERSION,
+  PROP_MAX_PROTOCOL_VERSION,
+  PROP_CIPHERSUITES,
+  PROP_PRIORITY,
+  N_PROPS,
 };
+
+// Our own properties (the others override GIO's interface properties).
+static GParamSpec *props[N_PROPS];
 
 static void gtg_tls_connection_initable_init(GInitableIface *iface) noexcept;
 
@@ -293,6 +301,11 @@ static void gtg_tls_connection_class_init(GtgTlsConnectionClass *klass)
   g_object_class_override_property(object_class, PROP_CIPHERSUITE_NAME, "ciphersuite-name");
 
   // Ours, documented in docs/user-guide.md.
-  g_object_class_install_property(object_class, PROP_SESSION_RESUMED,
-                                  gtg::session_resumed_param_spec());
+  props[PROP_SESSION_RESUMED] = gtg::session_resumed_param_spec();
+  props[PROP_MIN_PROTOCOL_VERSION] = gtg::min_protocol_version_param_spec();
+  props[PROP_MAX_PROTOCOL_VERSION] = gtg::max_protocol_version_param_spec();
+  props[PROP_CIPHERSUITES] = gtg::ciphersuites_param_spec();
+  props[PROP_PRIORITY] = gtg::priority_param_spec();
+  for (guint id = PROP_SESSION_RESUMED; id < N_PROPS; id++)
+    g_object_class_install_property(object_class, id, props[id]);
 }
