@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 
 using namespace conn_test;
 
@@ -530,6 +531,91 @@ void test_one_thread_nonblocking()
   g_object_unref(db);
 }
 
+// A server on a thread of its own: a blocking handshake, then one byte
+// written; bounded by a watchdog of its own.
+class BlockingServer {
+public:
+  BlockingServer(GTlsConnection *conn, char byte) : conn_(conn), byte_(byte)
+  {
+    thread_ = g_thread_new("server", main, this);
+  }
+  // Waits for the thread and asserts that it handshook and wrote.
+  void join()
+  {
+    g_thread_join(std::exchange(thread_, nullptr));
+    g_assert_no_error(error_);
+  }
+  ~BlockingServer()
+  {
+    if (thread_)
+      g_thread_join(thread_);
+    g_clear_error(&error_);
+  }
+
+private:
+  static gpointer main(gpointer data)
+  {
+    auto *self = static_cast<BlockingServer *>(data);
+    Watchdog watchdog(20000);
+    if (g_tls_connection_handshake(self->conn_, watchdog.cancellable(), &self->error_)) {
+      GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(self->conn_));
+      g_output_stream_write_all(out, &self->byte_, 1, nullptr, watchdog.cancellable(), &self->error_);
+    }
+    return nullptr;
+  }
+
+  GTlsConnection *conn_;
+  char byte_;
+  GError *error_ = nullptr;
+  GThread *thread_ = nullptr;
+};
+
+// A first nonblocking read, which must start the implicit handshake and
+// report WOULD_BLOCK.
+void read_would_block(GPollableInputStream *in)
+{
+  char byte = 0;
+  GError *error = nullptr;
+  g_assert_cmpint(g_pollable_input_stream_read_nonblocking(in, &byte, 1, nullptr, &error), ==, -1);
+  g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error(&error);
+}
+
+// What an application does to read one byte: wait on the stream's source,
+// attached to `context` (null: the default one), which is all it iterates;
+// read when it dispatches (a wake-up without data is allowed); repeat.
+char read_byte_through_source(GPollableInputStream *in, GMainContext *context)
+{
+  char byte = 0;
+  gssize n = -1;
+  GError *error = nullptr;
+  gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  for (int waits = 0; n != 1 && waits < 100; waits++) {
+    bool dispatched = false;
+    GSource *source = g_pollable_input_stream_create_source(in, nullptr);
+    g_source_set_callback(
+        source,
+        reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(+[](GObject *, gpointer data) -> gboolean {
+          *static_cast<bool *>(data) = true;
+          return G_SOURCE_REMOVE;
+        })),
+        &dispatched, nullptr);
+    g_source_attach(source, context);
+    while (!dispatched && g_get_monotonic_time() < deadline)
+      g_main_context_iteration(context, FALSE), g_usleep(1000);
+    g_assert_true(dispatched);
+    g_source_destroy(source);
+    g_source_unref(source);
+    n = g_pollable_input_stream_read_nonblocking(in, &byte, 1, nullptr, &error);
+    if (n < 0) {
+      g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      g_clear_error(&error);
+    }
+  }
+  g_assert_cmpint(n, ==, 1);
+  return byte;
+}
+
 // A pollable source is all an application may wait on: the handshake that
 // its first nonblocking read started must make the source dispatch.
 void test_source_sees_background_handshake()
@@ -543,39 +629,11 @@ void test_source_sees_background_handshake()
     g_tls_connection_handshake_async(pair.server, G_PRIORITY_DEFAULT, nullptr, on_handshake,
                                      &server_result);
     auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
-    char byte;
-    GError *error = nullptr;
-    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
-    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-    g_clear_error(&error);
+    read_would_block(client_in);
     g_assert_true(iterate_until([&] { return server_result.done; }, 20000));
     g_assert_no_error(server_result.error);
     write_all(G_IO_STREAM(pair.server), "z", 1);
-    // What an application does: wait on the stream's source, read when it
-    // dispatches (a wake-up without data is allowed), repeat.
-    gssize n = -1;
-    for (int waits = 0; n != 1 && waits < 100; waits++) {
-      bool dispatched = false;
-      GSource *source = g_pollable_input_stream_create_source(client_in, nullptr);
-      g_source_set_callback(
-          source,
-          reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(+[](GObject *, gpointer data) -> gboolean {
-            *static_cast<bool *>(data) = true;
-            return G_SOURCE_REMOVE;
-          })),
-          &dispatched, nullptr);
-      g_source_attach(source, nullptr);
-      g_assert_true(iterate_until([&] { return dispatched; }, 20000));
-      g_source_destroy(source);
-      g_source_unref(source);
-      n = g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error);
-      if (n < 0) {
-        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-        g_clear_error(&error);
-      }
-    }
-    g_assert_cmpint(n, ==, 1);
-    g_assert_cmpint(byte, ==, 'z');
+    g_assert_cmpint(read_byte_through_source(client_in, nullptr), ==, 'z');
   }
   g_object_unref(cert);
   g_object_unref(db);
@@ -592,56 +650,12 @@ void test_source_on_another_context()
   GTlsCertificate *cert = server_certificate();
   {
     Pair pair(listener, db, cert);
-    struct Server {
-      GTlsConnection *conn;
-      GError *error = nullptr;
-    } server{pair.server};
-    GThread *thread = g_thread_new(
-        "server",
-        [](gpointer data) -> gpointer {
-          auto *s = static_cast<Server *>(data);
-          if (g_tls_connection_handshake(s->conn, nullptr, &s->error)) {
-            GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(s->conn));
-            g_output_stream_write_all(out, "w", 1, nullptr, nullptr, &s->error);
-          }
-          return nullptr;
-        },
-        &server);
+    BlockingServer server(pair.server, 'w');
     auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
-    char byte = 0;
-    GError *error = nullptr;
-    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
-    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-    g_clear_error(&error);
+    read_would_block(client_in);
     GMainContext *own = g_main_context_new();
-    gssize n = -1;
-    gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    for (int waits = 0; n != 1 && waits < 100; waits++) {
-      bool dispatched = false;
-      GSource *source = g_pollable_input_stream_create_source(client_in, nullptr);
-      g_source_set_callback(
-          source,
-          reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(+[](GObject *, gpointer data) -> gboolean {
-            *static_cast<bool *>(data) = true;
-            return G_SOURCE_REMOVE;
-          })),
-          &dispatched, nullptr);
-      g_source_attach(source, own);
-      while (!dispatched && g_get_monotonic_time() < deadline)
-        g_main_context_iteration(own, FALSE), g_usleep(1000);
-      g_assert_true(dispatched);
-      g_source_destroy(source);
-      g_source_unref(source);
-      n = g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error);
-      if (n < 0) {
-        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-        g_clear_error(&error);
-      }
-    }
-    g_assert_cmpint(n, ==, 1);
-    g_assert_cmpint(byte, ==, 'w');
-    g_thread_join(thread);
-    g_assert_no_error(server.error);
+    g_assert_cmpint(read_byte_through_source(client_in, own), ==, 'w');
+    server.join();
     g_main_context_unref(own);
   }
   g_object_unref(cert);
@@ -658,33 +672,16 @@ void test_blocking_after_nonblocking()
   GTlsCertificate *cert = server_certificate();
   {
     Pair pair(listener, db, cert);
-    struct Server {
-      GTlsConnection *conn;
-      GError *error = nullptr;
-    } server{pair.server};
-    GThread *thread = g_thread_new(
-        "server",
-        [](gpointer data) -> gpointer {
-          auto *s = static_cast<Server *>(data);
-          if (g_tls_connection_handshake(s->conn, nullptr, &s->error)) {
-            GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(s->conn));
-            g_output_stream_write_all(out, "b", 1, nullptr, nullptr, &s->error);
-          }
-          return nullptr;
-        },
-        &server);
+    BlockingServer server(pair.server, 'b');
     auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
+    read_would_block(client_in);
+    Watchdog watchdog(20000);
     char byte = 0;
     GError *error = nullptr;
-    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
-    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-    g_clear_error(&error);
-    Watchdog watchdog(20000);
     g_assert_cmpint(g_input_stream_read(G_INPUT_STREAM(client_in), &byte, 1, watchdog.cancellable(), &error), ==, 1);
     g_assert_no_error(error);
     g_assert_cmpint(byte, ==, 'b');
-    g_thread_join(thread);
-    g_assert_no_error(server.error);
+    server.join();
   }
   g_object_unref(cert);
   g_object_unref(db);
@@ -702,12 +699,7 @@ void test_explicit_joins_implicit()
     AsyncResult client_result, server_result;
     g_tls_connection_handshake_async(pair.server, G_PRIORITY_DEFAULT, nullptr, on_handshake,
                                      &server_result);
-    auto *client_in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client)));
-    char byte = 0;
-    GError *error = nullptr;
-    g_assert_cmpint(g_pollable_input_stream_read_nonblocking(client_in, &byte, 1, nullptr, &error), ==, -1);
-    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-    g_clear_error(&error);
+    read_would_block(G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(G_IO_STREAM(pair.client))));
     g_tls_connection_handshake_async(pair.client, G_PRIORITY_DEFAULT, nullptr, on_handshake,
                                      &client_result);
     g_assert_true(iterate_until([&] { return client_result.done && server_result.done; }, 20000));
